@@ -1,0 +1,41 @@
+# tinyllm: every target sets up its own .venv first, so a fresh clone needs nothing by hand.
+PY      ?= python3
+VENV    := .venv
+PYTHON  := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+# Two BLAS/Numba threads: the machine we measure on has 2 cores.
+export OMP_NUM_THREADS ?= 2
+export OPENBLAS_NUM_THREADS ?= 2
+export NUMBA_NUM_THREADS ?= 2
+export MPLBACKEND ?= Agg
+
+MINUTES ?= 10
+N       ?= 01
+
+.PHONY: venv test test-interop test-all bench train-shakespeare lesson lessons exercise exercises-check clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PYTHON) -m pytest
+
+test-interop: $(STAMP)
+	$(PYTHON) -m pytest -m interop
+
+test-all: $(STAMP)
+	$(PYTHON) -m pytest -m "" 
+
+bench: $(STAMP)
+	@for f in bench/*.py; do echo "== $$f"; $(PYTHON) $$f || exit 1; done
+
+train-shakespeare: $(STAMP)
+	$(PYTHON) -m tinyllm train --preset shakespeare --minutes $(MINUTES) --out runs/shakespeare
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
