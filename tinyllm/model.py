@@ -1,0 +1,333 @@
+"""The Llama 2 model (Touvron et al. 2023), on the autograd engine.
+
+    tokens (B, T)
+      → tok_embeddings                                   (B, T, D)
+      → n_layers × Block:  h = x + Attention(RMSNorm(x))        pre-norm residuals
+                           out = h + FeedForward(RMSNorm(h))
+      → RMSNorm → output (a Linear to the vocabulary; optionally the embedding, tied)
+      → logits (B, T, V)
+
+Attention uses rotary position embeddings (RoPE, interleaved pairs as Meta's code and
+llama2.c) and grouped-query attention (GQA: n_kv_heads key/value heads, each shared by
+n_heads / n_kv_heads consecutive query heads). FeedForward is SwiGLU. There are no biases.
+Parameter names are Meta's (`layers.0.attention.wq.weight`), so checkpoints map one-to-one
+onto llama2.c and (with the RoPE row permutation) onto Hugging Face; see tinyllm/export.py.
+"""
+import math
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+import autograd.functional as F
+from autograd import kernels
+from autograd.tensor import Tensor
+
+
+# ---------------------------------------------------------------------------- configuration
+@dataclass(frozen=True)
+class ModelConfig:
+    dim: int = 256               # model width D
+    n_layers: int = 6
+    n_heads: int = 8             # query heads H; head_dim = dim / n_heads
+    n_kv_heads: int = 4          # key/value heads (GQA); must divide n_heads
+    vocab_size: int = 2048
+    hidden_dim: int = 0          # SwiGLU width; 0 = Llama's rule from dim and multiple_of
+    multiple_of: int = 16
+    max_seq_len: int = 256       # longest context (RoPE table and KV cache size)
+    norm_eps: float = 1e-5
+    rope_theta: float = 10000.0
+    tie_embeddings: bool = True  # output head = token embedding matrix
+
+    def __post_init__(self):
+        if self.dim % self.n_heads:
+            raise ValueError(f"dim {self.dim} is not divisible by n_heads {self.n_heads}")
+        if self.n_heads % self.n_kv_heads:
+            raise ValueError(f"n_kv_heads {self.n_kv_heads} does not divide n_heads {self.n_heads}")
+        if self.head_dim % 2:
+            raise ValueError(f"head_dim {self.head_dim} must be even for RoPE")
+
+    @property
+    def head_dim(self):
+        return self.dim // self.n_heads
+
+    @property
+    def ffn_dim(self):
+        """Llama's rule: 2/3 of 4·dim (so SwiGLU's three matrices cost what two 4·dim ones
+        would), rounded up to a multiple of `multiple_of`. dim 256 → 688, dim 288 → 768 (×32)."""
+        if self.hidden_dim:
+            return self.hidden_dim
+        hidden = int(2 * (4 * self.dim) / 3)
+        return self.multiple_of * ((hidden + self.multiple_of - 1) // self.multiple_of)
+
+    @staticmethod
+    def preset(name, **overrides):
+        """'tiny' (tests), 'shakespeare' (the default model), 'stories15M' (llama2.c's shape)."""
+        presets = {
+            "tiny": ModelConfig(dim=16, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=32,
+                                multiple_of=8, max_seq_len=16),
+            "shakespeare": ModelConfig(dim=256, n_layers=6, n_heads=8, n_kv_heads=4, vocab_size=2048,
+                                       multiple_of=16, max_seq_len=256),
+            "stories15M": ModelConfig(dim=288, n_layers=6, n_heads=6, n_kv_heads=6, vocab_size=32000,
+                                      multiple_of=32, max_seq_len=256),
+        }
+        if name not in presets:
+            raise ValueError(f"unknown preset {name!r}; choose from {sorted(presets)}")
+        return replace(presets[name], **overrides)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------- modules
+class Module:
+    """A container of parameters (Tensors with requires_grad) and sub-modules, found by walking
+    the attributes in the order they were set. Names are dotted paths: `layers.0.attention.wq.weight`."""
+
+    training = True
+
+    def named_parameters(self, prefix=""):
+        seen = set()
+        for name, value in vars(self).items():
+            for child_name, p in _named_params_of(value, prefix + name):
+                if id(p) not in seen:           # a tied weight is listed once, under its first name
+                    seen.add(id(p))
+                    yield child_name, p
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode=True):
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def modules(self):
+        yield self
+        for value in vars(self).values():
+            for m in value if isinstance(value, list) else [value]:
+                if isinstance(m, Module):
+                    yield from m.modules()
+
+    def state_dict(self):
+        """{name: array} — the parameters' NumPy arrays (not copies)."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state):
+        """Copy arrays into the parameters; names and shapes must match exactly."""
+        own = dict(self.named_parameters())
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise ValueError(f"state dict does not match the model: missing {missing[:5]}"
+                             f"{'...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}"
+                             f"{'...' if len(unexpected) > 5 else ''}")
+        for name, p in own.items():
+            value = np.asarray(state[name])
+            if value.shape != p.shape:
+                raise ValueError(f"{name}: checkpoint has shape {value.shape}, model expects {p.shape}")
+            p.data[...] = value
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+
+def _named_params_of(value, name):
+    if isinstance(value, Tensor) and value.requires_grad:
+        yield name, value
+    elif isinstance(value, Module):
+        yield from value.named_parameters(name + ".")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _named_params_of(item, f"{name}.{i}")
+
+
+def _param(array):
+    return Tensor(array, requires_grad=True)
+
+
+class Linear(Module):
+    """y = x Wᵀ, W of shape (out, in) as in PyTorch's nn.Linear; no bias (Llama has none)."""
+
+    def __init__(self, in_features, out_features, rng, std=0.02, dtype=np.float32):
+        self.weight = _param((rng.standard_normal((out_features, in_features)) * std).astype(dtype))
+
+    def forward(self, x):
+        return F.linear(x, self.weight)
+
+
+class Embedding(Module):
+    """A (vocab, dim) table; row i is token i's vector."""
+
+    def __init__(self, vocab_size, dim, rng, std=0.02, dtype=np.float32):
+        self.weight = _param((rng.standard_normal((vocab_size, dim)) * std).astype(dtype))
+
+    def forward(self, ids):
+        return F.embedding(self.weight, ids)
+
+
+class RMSNorm(Module):
+    """y = x / √(mean(x²) + eps) ⊙ weight — LayerNorm without centring or bias (Zhang & Sennrich)."""
+
+    def __init__(self, dim, eps=1e-5, dtype=np.float32):
+        self.eps = eps
+        self.weight = _param(np.ones(dim, dtype=dtype))
+
+    def forward(self, x):
+        return F.rms_norm(x, self.weight, self.eps)
+
+
+class Attention(Module):
+    """Causal self-attention with RoPE and grouped-query attention.
+
+    q = x Wqᵀ (H heads), k = x Wkᵀ and v = x Wvᵀ (Hkv heads); q and k are rotated by their
+    position (RoPE); each query head h attends over kv head h // (H/Hkv) with
+    softmax(q kᵀ/√hd + causal mask) v; the heads are concatenated and projected by Wo.
+    """
+
+    def __init__(self, cfg, rng, dtype=np.float32):
+        self.n_heads, self.n_kv_heads, self.head_dim = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
+        out_std = 0.02 / math.sqrt(2 * cfg.n_layers)       # residual projections start smaller
+        self.wq = Linear(cfg.dim, cfg.n_heads * cfg.head_dim, rng, dtype=dtype)
+        self.wk = Linear(cfg.dim, cfg.n_kv_heads * cfg.head_dim, rng, dtype=dtype)
+        self.wv = Linear(cfg.dim, cfg.n_kv_heads * cfg.head_dim, rng, dtype=dtype)
+        self.wo = Linear(cfg.n_heads * cfg.head_dim, cfg.dim, rng, std=out_std, dtype=dtype)
+        self.cache_k = self.cache_v = None                   # (B, Hkv, max_seq_len, hd) when generating
+
+    def forward(self, x, cos, sin, start_pos=None):
+        B, T, _ = x.shape
+        H, Hkv, hd = self.n_heads, self.n_kv_heads, self.head_dim
+        q = self.wq(x).reshape(B, T, H, hd)                  # (B, T, H, hd)
+        k = self.wk(x).reshape(B, T, Hkv, hd)                # (B, T, Hkv, hd)
+        v = self.wv(x).reshape(B, T, Hkv, hd)                # (B, T, Hkv, hd)
+        q, k = F.rope(q, cos, sin), F.rope(k, cos, sin)      # rotate pairs by position
+        q, k, v = (t.transpose(0, 2, 1, 3) for t in (q, k, v))   # (B, heads, T, hd)
+        if start_pos is None:
+            o = F.causal_attention(q, k, v)                  # (B, H, T, hd), fused kernel
+        else:
+            o = self._attend_with_cache(q, k, v, start_pos)
+        o = o.transpose(0, 2, 1, 3).reshape(B, T, H * hd)   # (B, T, D): heads side by side
+        return self.wo(o)
+
+    def _attend_with_cache(self, q, k, v, start_pos):
+        """Inference: append this step's k, v to the cache and attend over everything so far.
+        No autograd graph (generation runs under no_grad); plain NumPy on the arrays."""
+        B, H, T, hd = q.shape
+        Hkv, G, S = self.n_kv_heads, H // self.n_kv_heads, start_pos + T
+        if start_pos == 0 or self.cache_k is None or self.cache_k.shape[0] != B:
+            self.cache_k = np.zeros((B, Hkv, self.max_positions, hd), dtype=q.dtype)
+            self.cache_v = np.zeros_like(self.cache_k)
+        self.cache_k[:, :, start_pos:S] = k.data
+        self.cache_v[:, :, start_pos:S] = v.data
+        keys, values = self.cache_k[:, :, :S], self.cache_v[:, :, :S]           # (B, Hkv, S, hd)
+        qg = q.data.reshape(B, Hkv, G * T, hd)               # the G query heads of a kv head, stacked
+        scores = qg @ keys.transpose(0, 1, 3, 2) / math.sqrt(hd)                # (B, Hkv, G·T, S)
+        probs = kernels.softmax(scores.reshape(B, Hkv, G, T, S), causal=True)   # key j ≤ start_pos + i
+        o = probs.reshape(B, Hkv, G * T, S) @ values                           # (B, Hkv, G·T, hd)
+        return Tensor(o.reshape(B, H, T, hd))
+
+
+class FeedForward(Module):
+    """SwiGLU (Shazeer 2020): w2( silu(w1 x) ⊙ w3 x )."""
+
+    def __init__(self, cfg, rng, dtype=np.float32):
+        out_std = 0.02 / math.sqrt(2 * cfg.n_layers)
+        self.w1 = Linear(cfg.dim, cfg.ffn_dim, rng, dtype=dtype)      # gate
+        self.w2 = Linear(cfg.ffn_dim, cfg.dim, rng, std=out_std, dtype=dtype)   # down
+        self.w3 = Linear(cfg.dim, cfg.ffn_dim, rng, dtype=dtype)      # up
+
+    def forward(self, x):
+        return self.w2(F.swiglu(self.w1(x), self.w3(x)))
+
+
+class Block(Module):
+    """One Transformer layer, pre-norm: x + Attention(RMSNorm(x)), then + FeedForward(RMSNorm(·))."""
+
+    def __init__(self, cfg, rng, dtype=np.float32):
+        self.attention_norm = RMSNorm(cfg.dim, cfg.norm_eps, dtype)
+        self.attention = Attention(cfg, rng, dtype)
+        self.ffn_norm = RMSNorm(cfg.dim, cfg.norm_eps, dtype)
+        self.feed_forward = FeedForward(cfg, rng, dtype)
+
+    def forward(self, x, cos, sin, start_pos=None):
+        h = x + self.attention(self.attention_norm(x), cos, sin, start_pos)
+        return h + self.feed_forward(self.ffn_norm(h))
+
+
+class Transformer(Module):
+    """The whole Llama: model(tokens) → logits (B, T, V); model(tokens, targets) → (logits, loss).
+
+    With start_pos (an int) it runs the inference path: the KV cache of every layer is filled
+    from start_pos on, so generation feeds only new tokens (see tinyllm/generate.py)."""
+
+    def __init__(self, cfg, seed=0, dtype=np.float32):
+        self.cfg = cfg
+        rng = np.random.default_rng(seed)
+        self.tok_embeddings = Embedding(cfg.vocab_size, cfg.dim, rng, dtype=dtype)
+        self.layers = [Block(cfg, rng, dtype) for _ in range(cfg.n_layers)]
+        self.norm = RMSNorm(cfg.dim, cfg.norm_eps, dtype)
+        if cfg.tie_embeddings:
+            self.output = self.tok_embeddings                 # the same (V, D) matrix, used twice
+        else:
+            self.output = Linear(cfg.dim, cfg.vocab_size, rng, dtype=dtype)
+        cos, sin = kernels.rope_tables(cfg.max_seq_len, cfg.head_dim, cfg.rope_theta, dtype=dtype)
+        self.rope_cos, self.rope_sin = cos, sin              # (max_seq_len, hd/2) each
+        for layer in self.layers:
+            layer.attention.max_positions = cfg.max_seq_len
+
+    @property
+    def dtype(self):
+        return self.tok_embeddings.weight.dtype
+
+    def forward(self, tokens, targets=None, start_pos=None):
+        tokens = np.asarray(tokens)
+        if tokens.ndim == 1:
+            tokens = tokens[None]
+        B, T = tokens.shape
+        first = start_pos or 0
+        if first + T > self.cfg.max_seq_len:
+            raise ValueError(f"sequence of {first + T} positions is longer than the model's "
+                             f"context max_seq_len={self.cfg.max_seq_len}")
+        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.cfg.vocab_size):
+            raise ValueError(f"token ids must be in [0, {self.cfg.vocab_size}), got "
+                             f"{tokens.min()}..{tokens.max()}")
+        cos = self.rope_cos[first:first + T]                  # (T, hd/2)
+        sin = self.rope_sin[first:first + T]
+        x = self.tok_embeddings(tokens)                       # (B, T, D)
+        for layer in self.layers:
+            x = layer(x, cos, sin, start_pos)
+        x = self.norm(x)
+        logits = F.linear(x, self.output.weight)              # (B, T, V)
+        if targets is None:
+            return logits
+        return logits, F.cross_entropy(logits, targets)
+
+    # ------------------------------------------------------------------ counting
+    def num_params(self):
+        return sum(p.size for p in self.parameters())
+
+    def flops_per_token(self, seq_len=None):
+        """Training FLOPs per token (forward + backward), the PaLM/nanoGPT convention that
+        ../shared/bench/torch_ref.py uses too: 6 per parameter (2 forward, 4 backward) plus the
+        attention scores and weighted sum, 12·layers·dim·T (counted over the full T×T)."""
+        T = seq_len or self.cfg.max_seq_len
+        return 6 * self.num_params() + 12 * self.cfg.n_layers * self.cfg.dim * T
+
+    def summary(self):
+        cfg = self.cfg
+        n, n_embed = self.num_params(), self.tok_embeddings.weight.size
+        lines = [
+            f"Llama: dim {cfg.dim}, {cfg.n_layers} layers, {cfg.n_heads} heads ({cfg.n_kv_heads} kv, "
+            f"head_dim {cfg.head_dim}), ffn {cfg.ffn_dim}, vocab {cfg.vocab_size}, context {cfg.max_seq_len}, "
+            f"{'tied' if cfg.tie_embeddings else 'untied'} embeddings, {self.dtype}",
+            f"parameters {n:,} (non-embedding {n - n_embed:,})",
+            f"training FLOPs per token {self.flops_per_token() / 1e6:.2f} M (6·N + 12·L·D·T)",
+        ]
+        text = "\n".join(lines)
+        print(text)
+        return text
