@@ -1,0 +1,821 @@
+"""Numba kernels for the hot ops of a Llama, each beside its plain NumPy definition.
+
+Every op in this file comes in three parts, in this order:
+
+    op_ref(...)        the readable definition, in plain NumPy. Tests compare against it.
+    _op_...(...)       the jitted core: explicit loops over a fixed 2-D/3-D/4-D layout.
+    op(...)            the public wrapper: makes inputs contiguous, casts the small
+                       side arrays (weights, tables) to the main input's dtype,
+                       reshapes to the core's layout, allocates outputs, calls the core.
+
+and the backward of an op sits right after its forward.
+
+Conventions
+-----------
+* float32 and float64 both work; the output dtype is the input dtype. Row
+  reductions that feed a normalisation (softmax, RMSNorm, log-sum-exp) add up in
+  float64 even for float32 inputs, so a float32 result is ~1e-7 relative away from
+  the float64 one. Elementwise math stays in the input dtype: scalars are cast with
+  `x.dtype.type(...)` so a float32 loop never silently widens to float64.
+* Each core is compiled lazily on first call, once per dtype, and cached on disk
+  (`cache=True`, in autograd/__pycache__), so a warm start loads machine code
+  instead of compiling. The wrappers pass only C-contiguous arrays, int64 index
+  arrays and dtype-matched scalars, so each core has at most two specialisations.
+* `parallel=True` + `prange` is used only where it measured faster on the default
+  model shapes (see bench/kernels.py); the outer loop is split over the 2 cores.
+  No `fastmath`: the inner loops are written so that LLVM can vectorise them
+  without reassociating float sums (the vectorised loop is an elementwise update
+  `c[j] += a * b[j]` over a contiguous axis, not a dot-product reduction).
+
+Shapes of the default model: B=16, T=256, dim 256, 8 query heads, 4 kv heads,
+head dim 32, SwiGLU hidden 688, vocab 2048, tokens N = B*T = 4096.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = [
+    "matmul", "matmul_backward", "matmul_ref",
+    "softmax", "softmax_backward", "softmax_ref", "softmax_backward_ref",
+    "rope_tables", "rope", "rope_backward", "rope_ref", "rope_backward_ref",
+    "rmsnorm", "rmsnorm_backward", "rmsnorm_ref", "rmsnorm_backward_ref",
+    "swiglu", "swiglu_backward", "swiglu_ref", "swiglu_backward_ref",
+    "cross_entropy", "cross_entropy_backward", "cross_entropy_ref", "cross_entropy_backward_ref",
+    "embedding_backward", "embedding_backward_ref",
+    "adamw_step", "adamw_step_ref",
+    "causal_attention", "causal_attention_backward",
+    "causal_attention_ref", "causal_attention_backward_ref",
+]
+
+
+def _floating(x, name="x"):
+    """C-contiguous float32/float64 array (other dtypes are an error, not a silent cast)."""
+    x = np.asarray(x)
+    if x.dtype != np.float32 and x.dtype != np.float64:
+        raise TypeError(f"{name}: expected float32 or float64, got {x.dtype}")
+    return np.ascontiguousarray(x)
+
+
+def _like(y, x):
+    """y as a C-contiguous array of x's dtype (for weights, tables, upstream grads)."""
+    return np.ascontiguousarray(y, dtype=x.dtype)
+
+
+# ---------------------------------------------------------------------------
+# matmul: C = A @ B, batched over identical leading dims
+# ---------------------------------------------------------------------------
+# Backward of C = A @ B with upstream grad G (same shape as C):
+#     dA = G @ Bᵀ      dB = Aᵀ @ G
+# so the backward is two more matmuls; we transpose (copy) the small operand so
+# all three products use the one kernel below.
+
+def matmul_ref(a, b):
+    """C = A @ B (NumPy / BLAS)."""
+    return np.matmul(a, b)
+
+
+MM_BM, MM_BK, MM_BN = 32, 128, 256  # cache blocks: rows of A, depth, columns of B
+
+
+@njit(parallel=True, cache=True)
+def _matmul_kernel(a, b, c):
+    """c += a @ b for a (P, M, K), b (P, K, N), c (P, M, N); c starts zeroed.
+
+    Cache-blocked i-k-j loop: a (BM x BK) block of A meets a (BK x BN) block of B
+    (128 x 256 floats = 128 KiB for float32, L2-resident). The innermost loop is
+    `c[i, j] += a[i, k] * b[k, j]` over contiguous j, which LLVM vectorises.
+    Parallel over (batch, block of BM rows): each task writes its own rows of c.
+    """
+    P, M, K = a.shape
+    N = b.shape[2]
+    n_mblocks = (M + MM_BM - 1) // MM_BM
+    for task in prange(P * n_mblocks):
+        p = task // n_mblocks
+        i0 = (task % n_mblocks) * MM_BM
+        i1 = min(i0 + MM_BM, M)
+        for k0 in range(0, K, MM_BK):
+            k1 = min(k0 + MM_BK, K)
+            for j0 in range(0, N, MM_BN):
+                j1 = min(j0 + MM_BN, N)
+                for i in range(i0, i1):
+                    for k in range(k0, k1):
+                        aik = a[p, i, k]
+                        for j in range(j0, j1):
+                            c[p, i, j] += aik * b[p, k, j]
+
+
+def _mm(a3, b3):
+    """(P, M, K) @ (P, K, N) -> (P, M, N) through the kernel; inputs contiguous, same dtype."""
+    c = np.zeros((a3.shape[0], a3.shape[1], b3.shape[2]), dtype=a3.dtype)
+    _matmul_kernel(a3, b3, c)
+    return c
+
+
+def matmul(a, b):
+    """C = A @ B for a (..., M, K) and b (..., K, N) with identical leading dims.
+
+    b may also be a plain 2-D (K, N) matrix shared by every leading index of a
+    (the Linear-layer case x @ W); then a's leading dims are folded into rows.
+    A teaching kernel: BLAS (np.matmul) is faster at large shapes, see the bench.
+    """
+    a = _floating(a, "a")
+    b = _like(b, a)
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not chain")
+    M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
+    if b.ndim == 2:                                   # x @ W: rows of every batch at once
+        c = _mm(a.reshape(1, -1, K), b.reshape(1, K, N))
+        return c.reshape(a.shape[:-1] + (N,))
+    if a.shape[:-2] != b.shape[:-2]:
+        raise ValueError(f"matmul: leading dims differ: {a.shape} vs {b.shape}")
+    c = _mm(a.reshape(-1, M, K), b.reshape(-1, K, N))  # (P, M, N)
+    return c.reshape(a.shape[:-2] + (M, N))
+
+
+def matmul_backward(a, b, g):
+    """Gradients of C = A @ B: (dA, dB) = (G @ Bᵀ, Aᵀ @ G), shapes of a and b."""
+    a = _floating(a, "a")
+    b = _like(b, a)
+    g = _like(g, a)
+    K, N = b.shape[-2], b.shape[-1]
+    if b.ndim == 2:                                   # shared W: sum dW over all rows
+        a2, g2 = a.reshape(1, -1, K), g.reshape(1, -1, N)
+        b2 = b.reshape(1, K, N)
+    else:
+        M = a.shape[-2]
+        a2, g2, b2 = a.reshape(-1, M, K), g.reshape(-1, M, N), b.reshape(-1, K, N)
+    bT = np.ascontiguousarray(b2.transpose(0, 2, 1))  # (P, N, K)
+    aT = np.ascontiguousarray(a2.transpose(0, 2, 1))  # (P, K, M)
+    ga = _mm(g2, bT)                                  # (P, M, K)
+    gb = _mm(aT, g2)                                  # (P, K, N)
+    return ga.reshape(a.shape), gb.reshape(b.shape)
+
+
+# ---------------------------------------------------------------------------
+# softmax over the last axis, optionally causal
+# ---------------------------------------------------------------------------
+# y_j = exp(x_j - m) / sum_k exp(x_k - m), m = max_k x_k  (m cancels; it keeps exp <= 1)
+# Causal, for x (..., T, S): query i sees keys j <= i + (S - T). With S == T that is
+# the usual lower triangle; with S > T the T queries are the *last* T positions of
+# an S-long sequence (a KV-cache step). Masked entries of y are exactly 0.
+# Backward: dx = y * (g - sum(g * y)), per row.
+
+def softmax_ref(x, causal=False):
+    """Softmax over the last axis (NumPy definition)."""
+    x = np.asarray(x)
+    if causal:
+        T, S = x.shape[-2], x.shape[-1]
+        visible = np.arange(S)[None, :] <= np.arange(T)[:, None] + (S - T)  # (T, S)
+        x = np.where(visible, x, -np.inf)
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_backward_ref(y, g):
+    """dx = y * (g - sum(g * y, -1))."""
+    return y * (g - (g * y).sum(axis=-1, keepdims=True))
+
+
+@njit(parallel=True, cache=True)
+def _softmax_fwd(x, y, causal):
+    """y = softmax(x) row by row; x, y (R, T, S). Parallel over the R*T rows."""
+    R, T, S = x.shape
+    for row in prange(R * T):
+        r, i = row // T, row % T
+        n = min(i + S - T + 1, S) if causal else S     # this row sees keys 0..n-1
+        m = x[r, i, 0]
+        for j in range(1, n):
+            m = max(m, x[r, i, j])
+        total = 0.0                                    # float64 accumulator
+        for j in range(n):
+            e = np.exp(x[r, i, j] - m)
+            y[r, i, j] = e
+            total += e
+        inv = y.dtype.type(1.0 / total)
+        for j in range(n):
+            y[r, i, j] *= inv
+        for j in range(n, S):                          # masked: exactly zero
+            y[r, i, j] = 0.0
+
+
+@njit(parallel=True, cache=True)
+def _softmax_bwd(y, g, gx):
+    """gx = y * (g - sum(g*y)) row by row; all (R, S). Parallel over rows."""
+    R, S = y.shape
+    for r in prange(R):
+        dot = 0.0                                      # float64 accumulator
+        for j in range(S):
+            dot += g[r, j] * y[r, j]
+        d = y.dtype.type(dot)
+        for j in range(S):
+            gx[r, j] = y[r, j] * (g[r, j] - d)
+
+
+def softmax(x, causal=False):
+    """Softmax over the last axis of x (..., T, S); causal: query i sees keys j <= i + S - T."""
+    x = _floating(x)
+    if x.ndim == 1:
+        if causal:
+            raise ValueError("causal softmax needs x of shape (..., T, S)")
+        return softmax(x[None], causal)[0]
+    T, S = x.shape[-2], x.shape[-1]
+    if causal and S < T:
+        raise ValueError(f"causal softmax needs S >= T, got T={T}, S={S}")
+    y = np.empty_like(x)
+    _softmax_fwd(x.reshape(-1, T, S), y.reshape(-1, T, S), causal)
+    return y
+
+
+def softmax_backward(y, g):
+    """dx = y * (g - sum(g * y, -1)) for y = softmax(x) (masked entries of y are 0 -> dx 0)."""
+    y = _floating(y, "y")
+    g = _like(g, y)
+    gx = np.empty_like(y)
+    S = y.shape[-1]
+    _softmax_bwd(y.reshape(-1, S), g.reshape(-1, S), gx.reshape(-1, S))
+    return gx
+
+
+# ---------------------------------------------------------------------------
+# RoPE: rotate interleaved pairs (x[2j], x[2j+1]) by angle pos * theta^(-2j/hd)
+# ---------------------------------------------------------------------------
+# (a, b) -> (a cos - b sin, a sin + b cos). A rotation's inverse is its transpose,
+# the rotation by -angle, so the backward is the same kernel with -sin.
+
+def rope_tables(T, hd, theta=10000.0, start=0, dtype=np.float32):
+    """cos, sin tables (T, hd//2) for positions start..start+T-1 (angles in float64)."""
+    if hd % 2:
+        raise ValueError(f"rope needs an even head dim, got {hd}")
+    pos = np.arange(start, start + T, dtype=np.float64)               # (T,)
+    freq = theta ** (-np.arange(0, hd, 2, dtype=np.float64) / hd)     # (hd/2,)
+    angle = np.outer(pos, freq)                                       # (T, hd/2)
+    return np.cos(angle).astype(dtype), np.sin(angle).astype(dtype)
+
+
+def rope_ref(x, cos, sin):
+    """x (B, T, H, hd) rotated pairwise; cos/sin (T, hd//2)."""
+    a, b = x[..., 0::2], x[..., 1::2]                  # (B, T, H, hd/2) each
+    c, s = cos[:, None, :], sin[:, None, :]            # (T, 1, hd/2) broadcasts over B, H
+    out = np.empty_like(x)
+    out[..., 0::2] = a * c - b * s
+    out[..., 1::2] = a * s + b * c
+    return out
+
+
+def rope_backward_ref(g, cos, sin):
+    """The inverse rotation: rope with -sin."""
+    return rope_ref(g, cos, -sin)
+
+
+@njit(parallel=True, cache=True)
+def _rope_kernel(x, cos, sin, out):
+    """out = rotate(x); x, out (B, T, H, hd), cos/sin (T, hd/2). Parallel over B*T."""
+    B, T, H, hd = x.shape
+    for bt in prange(B * T):
+        b, t = bt // T, bt % T
+        for h in range(H):
+            for j in range(hd // 2):
+                c, s = cos[t, j], sin[t, j]
+                x0, x1 = x[b, t, h, 2 * j], x[b, t, h, 2 * j + 1]
+                out[b, t, h, 2 * j] = x0 * c - x1 * s
+                out[b, t, h, 2 * j + 1] = x0 * s + x1 * c
+
+
+def _rope_call(x, cos, sin):
+    x = _floating(x)
+    T, H, hd = x.shape[-3], x.shape[-2], x.shape[-1]
+    cos, sin = _like(cos, x), _like(sin, x)
+    if hd % 2 or cos.shape != (T, hd // 2) or sin.shape != (T, hd // 2):
+        raise ValueError(f"rope: x {x.shape} needs cos/sin of shape {(T, hd // 2)}, "
+                         f"got {cos.shape}, {sin.shape}")
+    out = np.empty_like(x)
+    _rope_kernel(x.reshape(-1, T, H, hd), cos, sin, out.reshape(-1, T, H, hd))
+    return out
+
+
+def rope(x, cos, sin):
+    """Rotary embedding of x (B, T, H, hd) (any leading dims before T) with tables (T, hd//2)."""
+    return _rope_call(x, cos, sin)
+
+
+def rope_backward(g, cos, sin):
+    """Gradient of rope: rotate g back, i.e. rope(g, cos, -sin)."""
+    return _rope_call(g, cos, -np.asarray(sin))
+
+
+# ---------------------------------------------------------------------------
+# RMSNorm: y = x * rstd * w, rstd = 1 / sqrt(mean(x²) + eps), per row
+# ---------------------------------------------------------------------------
+# Backward, per row with r = rstd and D = row length:
+#     dx = r * (g*w) - r³ / D * x * sum(g * w * x)
+#     dw = sum over rows of g * x * r
+
+def rmsnorm_ref(x, w, eps):
+    """(y, rstd): y = x * rstd * w over the last axis; rstd has shape x.shape[:-1]."""
+    rstd = 1.0 / np.sqrt((x * x).mean(axis=-1) + eps)
+    return x * rstd[..., None] * w, rstd
+
+
+def rmsnorm_backward_ref(x, w, rstd, g):
+    D = x.shape[-1]
+    r = rstd[..., None]
+    gw_x = (g * w * x).sum(axis=-1, keepdims=True)
+    gx = r * g * w - r ** 3 / D * x * gw_x
+    gw = (g * x * r).reshape(-1, D).sum(axis=0)
+    return gx, gw
+
+
+@njit(parallel=True, cache=True)
+def _rmsnorm_fwd(x, w, eps, y, rstd):
+    """x, y (N, D); w (D,); rstd (N,). Parallel over rows."""
+    N, D = x.shape
+    for r in prange(N):
+        ss = 0.0                                       # float64 accumulator
+        for j in range(D):
+            ss += x[r, j] * x[r, j]
+        rs = x.dtype.type(1.0 / math.sqrt(ss / D + eps))
+        rstd[r] = rs
+        for j in range(D):
+            y[r, j] = x[r, j] * rs * w[j]
+
+
+RMS_ROWS = 64  # rows per task in the backward: each task keeps its own partial dw
+
+
+@njit(parallel=True, cache=True)
+def _rmsnorm_bwd(x, w, rstd, g, gx, gw_parts):
+    """gx (N, D); gw_parts (n_tasks, D) float64, zeroed, one partial dw per task."""
+    N, D = x.shape
+    for task in prange(gw_parts.shape[0]):
+        for r in range(task * RMS_ROWS, min((task + 1) * RMS_ROWS, N)):
+            rs = rstd[r]
+            dot = 0.0                                  # sum(g * w * x), float64
+            for j in range(D):
+                dot += g[r, j] * w[j] * x[r, j]
+            k = x.dtype.type(rs * rs * rs * dot / D)
+            for j in range(D):
+                gx[r, j] = rs * g[r, j] * w[j] - k * x[r, j]
+                gw_parts[task, j] += g[r, j] * x[r, j] * rs
+
+
+def rmsnorm(x, w, eps):
+    """(y, rstd) for x (..., D), w (D,): y = x * rstd * w, rstd = 1/sqrt(mean(x²) + eps)."""
+    x = _floating(x)
+    w = _like(w, x)
+    D = x.shape[-1]
+    y = np.empty_like(x)
+    rstd = np.empty(x.shape[:-1], dtype=x.dtype)
+    _rmsnorm_fwd(x.reshape(-1, D), w, x.dtype.type(eps), y.reshape(-1, D), rstd.reshape(-1))
+    return y, rstd
+
+
+def rmsnorm_backward(x, w, rstd, g):
+    """(dx, dw) for y = rmsnorm(x, w); rstd as returned by the forward."""
+    x = _floating(x)
+    w, rstd, g = _like(w, x), _like(rstd, x), _like(g, x)
+    D = x.shape[-1]
+    x2 = x.reshape(-1, D)
+    N = x2.shape[0]
+    gx = np.empty_like(x)
+    gw_parts = np.zeros(((N + RMS_ROWS - 1) // RMS_ROWS, D))
+    _rmsnorm_bwd(x2, w, rstd.reshape(-1), g.reshape(-1, D), gx.reshape(-1, D), gw_parts)
+    return gx, gw_parts.sum(axis=0).astype(x.dtype)
+
+
+# ---------------------------------------------------------------------------
+# SwiGLU gate: h = silu(a) * b, silu(a) = a * sigmoid(a)
+# ---------------------------------------------------------------------------
+# With s = sigmoid(a):  d silu / da = s * (1 + a * (1 - s)), so
+#     da = g * b * s * (1 + a * (1 - s))      db = g * a * s
+
+def swiglu_ref(a, b):
+    return a / (1.0 + np.exp(-a)) * b
+
+
+def swiglu_backward_ref(a, b, g):
+    s = 1.0 / (1.0 + np.exp(-a))
+    return g * b * s * (1.0 + a * (1.0 - s)), g * a * s
+
+
+@njit(parallel=True, cache=True)
+def _swiglu_fwd(a, b, h):
+    """a, b, h (N, F). Parallel over rows."""
+    N, F = a.shape
+    one = a.dtype.type(1.0)
+    for r in prange(N):
+        for j in range(F):
+            s = one / (one + np.exp(-a[r, j]))
+            h[r, j] = a[r, j] * s * b[r, j]
+
+
+@njit(parallel=True, cache=True)
+def _swiglu_bwd(a, b, g, ga, gb):
+    """all (N, F). Parallel over rows."""
+    N, F = a.shape
+    one = a.dtype.type(1.0)
+    for r in prange(N):
+        for j in range(F):
+            x = a[r, j]
+            s = one / (one + np.exp(-x))
+            ga[r, j] = g[r, j] * b[r, j] * s * (one + x * (one - s))
+            gb[r, j] = g[r, j] * x * s
+
+
+def swiglu(a, b):
+    """silu(a) * b, elementwise; a and b of the same shape."""
+    a = _floating(a, "a")
+    b = _like(b, a)
+    if a.shape != b.shape:
+        raise ValueError(f"swiglu: shapes differ {a.shape} vs {b.shape}")
+    h = np.empty_like(a)
+    F = a.shape[-1] if a.ndim else 1
+    _swiglu_fwd(a.reshape(-1, F), b.reshape(-1, F), h.reshape(-1, F))
+    return h
+
+
+def swiglu_backward(a, b, g):
+    """(da, db) for h = silu(a) * b with upstream grad g."""
+    a = _floating(a, "a")
+    b, g = _like(b, a), _like(g, a)
+    ga, gb = np.empty_like(a), np.empty_like(a)
+    F = a.shape[-1] if a.ndim else 1
+    _swiglu_bwd(a.reshape(-1, F), b.reshape(-1, F), g.reshape(-1, F),
+                ga.reshape(-1, F), gb.reshape(-1, F))
+    return ga, gb
+
+
+# ---------------------------------------------------------------------------
+# Cross-entropy from logits, mean over the rows whose target is not ignored
+# ---------------------------------------------------------------------------
+# loss_r = logsumexp(x_r) - x_r[t_r];  loss = sum over counted rows / count
+# dloss/dx_r = (softmax(x_r) - onehot(t_r)) / count, with softmax(x_r) = exp(x_r - lse_r)
+# The forward saves lse (one number per row) instead of the (N, V) probabilities.
+# If every row is ignored, count = 0: the loss is 0 and the gradient is all zeros.
+
+def cross_entropy_ref(logits, targets, ignore_index=-100):
+    """(mean loss, lse (N,)) for logits (N, V), int targets (N,)."""
+    m = logits.max(axis=-1)
+    lse = m + np.log(np.exp(logits - m[:, None]).sum(axis=-1))
+    keep = targets != ignore_index
+    if not keep.any():
+        return logits.dtype.type(0.0), lse
+    rows = np.nonzero(keep)[0]
+    loss = (lse[rows] - logits[rows, targets[rows]]).mean()
+    return logits.dtype.type(loss), lse
+
+
+def cross_entropy_backward_ref(logits, targets, lse, ignore_index, g_scalar):
+    keep = targets != ignore_index
+    count = int(keep.sum())
+    if count == 0:
+        return np.zeros_like(logits)
+    grad = np.exp(logits - lse[:, None])
+    rows = np.nonzero(keep)[0]
+    grad[rows, targets[rows]] -= 1.0
+    grad[~keep] = 0.0
+    return grad * (g_scalar / count)
+
+
+@njit(parallel=True, cache=True)
+def _cross_entropy_fwd(logits, targets, ignore_index, lse, row_loss):
+    """logits (N, V); lse (N,) in logits' dtype; row_loss (N,) float64. Parallel over rows."""
+    N, V = logits.shape
+    for r in prange(N):
+        m = logits[r, 0]
+        for j in range(1, V):
+            m = max(m, logits[r, j])
+        total = 0.0                                    # float64 accumulator
+        for j in range(V):
+            total += np.exp(logits[r, j] - m)
+        row_lse = m + math.log(total)                  # float64
+        lse[r] = row_lse
+        t = targets[r]
+        row_loss[r] = 0.0 if t == ignore_index else row_lse - logits[r, t]
+
+
+@njit(parallel=True, cache=True)
+def _cross_entropy_bwd(logits, targets, lse, ignore_index, scale, glogits):
+    """glogits = (exp(logits - lse) - onehot) * scale, ignored rows 0. Parallel over rows."""
+    N, V = logits.shape
+    for r in prange(N):
+        t = targets[r]
+        if t == ignore_index:
+            for j in range(V):
+                glogits[r, j] = 0.0
+        else:
+            for j in range(V):
+                glogits[r, j] = np.exp(logits[r, j] - lse[r]) * scale
+            glogits[r, t] -= scale
+
+
+def _check_targets(targets, N, V, ignore_index):
+    targets = np.ascontiguousarray(targets, dtype=np.int64).reshape(-1)
+    if targets.shape[0] != N:
+        raise ValueError(f"cross_entropy: {N} rows of logits but {targets.shape[0]} targets")
+    kept = targets[targets != ignore_index]
+    if kept.size and (kept.min() < 0 or kept.max() >= V):
+        raise IndexError(f"cross_entropy: target out of range [0, {V})")
+    return targets
+
+
+def cross_entropy(logits, targets, ignore_index=-100):
+    """(loss, lse): mean of logsumexp(row) - row[target] over rows whose target != ignore_index.
+
+    logits (N, V) (or (..., V) with targets (...)); loss is a scalar of logits' dtype,
+    lse (N,) is what the backward needs. All rows ignored -> loss 0.
+    """
+    logits = _floating(logits, "logits")
+    V = logits.shape[-1]
+    x = logits.reshape(-1, V)
+    t = _check_targets(targets, x.shape[0], V, ignore_index)
+    lse = np.empty(x.shape[0], dtype=x.dtype)
+    row_loss = np.empty(x.shape[0])
+    _cross_entropy_fwd(x, t, ignore_index, lse, row_loss)
+    count = int((t != ignore_index).sum())
+    loss = row_loss.sum() / count if count else 0.0
+    return logits.dtype.type(loss), lse.reshape(logits.shape[:-1])
+
+
+def cross_entropy_backward(logits, targets, lse, ignore_index, g_scalar):
+    """dlogits = (softmax(logits) - onehot(targets)) * g_scalar / count; ignored rows 0."""
+    logits = _floating(logits, "logits")
+    V = logits.shape[-1]
+    x = logits.reshape(-1, V)
+    t = _check_targets(targets, x.shape[0], V, ignore_index)
+    count = int((t != ignore_index).sum())
+    glogits = np.zeros_like(logits)
+    if count == 0:
+        return glogits
+    scale = x.dtype.type(float(g_scalar) / count)
+    _cross_entropy_bwd(x, t, _like(lse, x).reshape(-1), ignore_index, scale,
+                       glogits.reshape(-1, V))
+    return glogits
+
+
+# ---------------------------------------------------------------------------
+# Embedding backward: scatter-add rows of g into the table's gradient
+# ---------------------------------------------------------------------------
+# Forward is W[ids] (a gather, plain NumPy). Backward: dW[ids[n]] += g[n] for each n;
+# repeated ids add up, which is why it is np.add.at and not dW[ids] = g.
+
+def embedding_backward_ref(ids, g, vocab_size):
+    gW = np.zeros((vocab_size, g.shape[-1]), dtype=g.dtype)
+    np.add.at(gW, ids.reshape(-1), g.reshape(-1, g.shape[-1]))
+    return gW
+
+
+EMB_COLS = 32  # columns per task: tasks own disjoint column blocks, so no two write one cell
+
+
+@njit(parallel=True, cache=True)
+def _embedding_bwd(ids, g, gW):
+    """gW (V, D) zeroed; ids (N,); g (N, D). Parallel over column blocks of D."""
+    N, D = g.shape
+    for blk in prange((D + EMB_COLS - 1) // EMB_COLS):
+        c0 = blk * EMB_COLS
+        c1 = min(c0 + EMB_COLS, D)
+        for n in range(N):
+            row = ids[n]
+            for c in range(c0, c1):
+                gW[row, c] += g[n, c]
+
+
+def embedding_backward(ids, g, vocab_size):
+    """dW (vocab_size, D) for out = W[ids]: dW[ids[n]] += g[n]. ids (...), g (..., D)."""
+    g = _floating(g, "g")
+    D = g.shape[-1]
+    ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
+    g2 = g.reshape(-1, D)
+    if ids.shape[0] != g2.shape[0]:
+        raise ValueError(f"embedding_backward: {ids.shape[0]} ids but {g2.shape[0]} rows of g")
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise IndexError(f"embedding_backward: id out of range [0, {vocab_size})")
+    gW = np.zeros((vocab_size, D), dtype=g.dtype)
+    _embedding_bwd(ids, g2, gW)
+    return gW
+
+
+# ---------------------------------------------------------------------------
+# AdamW, one fused in-place step
+# ---------------------------------------------------------------------------
+#     p <- p - lr * wd * p                               (decoupled weight decay)
+#     m <- b1 m + (1 - b1) g ;  v <- b2 v + (1 - b2) g²
+#     p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)   t = step >= 1
+# (the bias-corrected m̂ = m / (1 - b1^t), v̂ = v / (1 - b2^t), as in PyTorch's AdamW)
+
+def adamw_step_ref(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
+    """In-place AdamW step on arrays p, m, v (NumPy)."""
+    p *= 1.0 - lr * weight_decay
+    m *= beta1
+    m += (1.0 - beta1) * g
+    v *= beta2
+    v += (1.0 - beta2) * g * g
+    denom = np.sqrt(v) / math.sqrt(1.0 - beta2 ** step) + eps
+    p -= lr / (1.0 - beta1 ** step) * m / denom
+
+
+@njit(parallel=True, cache=True)
+def _adamw_kernel(p, g, m, v, decay, b1, one_minus_b1, b2, one_minus_b2,
+                  step_size, sqrt_bc2, eps):
+    """One pass over flat p, g, m, v (n,); scalars already in p's dtype. Parallel over n."""
+    for i in prange(p.shape[0]):
+        gi = g[i]
+        mi = b1 * m[i] + one_minus_b1 * gi
+        vi = b2 * v[i] + one_minus_b2 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] * decay - step_size * mi / (math.sqrt(vi) / sqrt_bc2 + eps)
+
+
+def adamw_step(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
+    """In-place AdamW step; p, m, v C-contiguous arrays of one float dtype, step >= 1."""
+    for name, arr in (("p", p), ("m", m), ("v", v)):
+        if not (isinstance(arr, np.ndarray) and arr.flags.c_contiguous and arr.dtype == p.dtype):
+            raise ValueError(f"adamw_step: {name} must be a C-contiguous array of p's dtype")
+    if p.dtype != np.float32 and p.dtype != np.float64:
+        raise TypeError(f"adamw_step: expected float32 or float64, got {p.dtype}")
+    if step < 1:
+        raise ValueError("adamw_step: step counts from 1")
+    f = p.dtype.type
+    _adamw_kernel(p.reshape(-1), _like(g, p).reshape(-1), m.reshape(-1), v.reshape(-1),
+                  f(1.0 - lr * weight_decay), f(beta1), f(1.0 - beta1), f(beta2), f(1.0 - beta2),
+                  f(lr / (1.0 - beta1 ** step)), f(math.sqrt(1.0 - beta2 ** step)), f(eps))
+
+
+# ---------------------------------------------------------------------------
+# Causal self-attention with grouped-query heads, fused (flash-attention style)
+# ---------------------------------------------------------------------------
+# q (B, H, T, hd), k, v (B, Hkv, T, hd); query head h reads kv head h // (H // Hkv).
+#     S = q @ kᵀ * scale   (masked: j > i)     P = softmax(S)     O = P @ V
+# The fused forward never builds the (T, T) matrix S: for each query row it walks
+# the keys in blocks of ATT_BK with an online softmax (running max m, running sum l,
+# and a running output that is rescaled by exp(m_old - m_new) when the max grows),
+# and saves lse = m + log(l) per row for the backward.
+# Backward, with dO the upstream grad and D_i = dO_i · O_i:
+#     P_ij = exp(S_ij - lse_i)       dP_ij = dO_i · V_j        dS_ij = P_ij (dP_ij - D_i)
+#     dQ_i = scale * sum_j dS_ij K_j      dK_j = scale * sum_i dS_ij Q_i      dV_j = sum_i P_ij dO_i
+# dK, dV of a kv head sum over the query heads of its group.
+
+def _repeat_kv(k, H):
+    """(B, Hkv, T, hd) -> (B, H, T, hd), each kv head repeated for its group of query heads."""
+    return np.repeat(k, H // k.shape[1], axis=1)
+
+
+def causal_attention_ref(q, k, v, scale):
+    """(o, lse) by the plain route: repeat kv, scores, causal mask, softmax, @ v."""
+    H = q.shape[1]
+    kr, vr = _repeat_kv(k, H), _repeat_kv(v, H)                 # (B, H, T, hd)
+    s = q @ kr.swapaxes(-1, -2) * scale                          # (B, H, T, T)
+    T = s.shape[-1]
+    s = np.where(np.tri(T, dtype=bool), s, -np.inf)
+    m = s.max(axis=-1, keepdims=True)
+    lse = m[..., 0] + np.log(np.exp(s - m).sum(axis=-1))         # (B, H, T)
+    p = np.exp(s - lse[..., None])
+    return p @ vr, lse
+
+
+def causal_attention_backward_ref(q, k, v, o, lse, go, scale):
+    B, H, T, hd = q.shape
+    Hkv = k.shape[1]
+    kr, vr = _repeat_kv(k, H), _repeat_kv(v, H)
+    s = q @ kr.swapaxes(-1, -2) * scale
+    s = np.where(np.tri(T, dtype=bool), s, -np.inf)
+    p = np.exp(s - lse[..., None])                               # (B, H, T, T)
+    gv = p.swapaxes(-1, -2) @ go                                 # (B, H, T, hd)
+    gp = go @ vr.swapaxes(-1, -2)                                # (B, H, T, T)
+    gs = p * (gp - (go * o).sum(axis=-1, keepdims=True))
+    gq = gs @ kr * scale
+    gk = gs.swapaxes(-1, -2) @ q * scale
+    # sum the group's contributions back onto its kv head
+    gk = gk.reshape(B, Hkv, H // Hkv, T, hd).sum(axis=2)
+    gv = gv.reshape(B, Hkv, H // Hkv, T, hd).sum(axis=2)
+    return gq, gk, gv
+
+
+ATT_BK = 64  # keys per block of the online softmax
+
+
+@njit(parallel=True, cache=True)
+def _attention_fwd(q, kT, v, scale, o, lse):
+    """q, o (B, H, T, hd); kT (B, Hkv, hd, T) (k transposed); v (B, Hkv, T, hd); lse (B, H, T).
+
+    Parallel over the B*H (batch, query head) pairs. Per query row i:
+      scores s[j] = scale * q_i · k_j for a block of keys, built as hd passes of
+        s[:] += q_id * kT[d, :] (contiguous in j -> vectorised, no dot-product reduction);
+      online softmax: fold the block into the running max m, sum l and output acc.
+    """
+    B, H, T, hd = q.shape
+    G = H // v.shape[1]                                # query heads per kv head
+    for bh in prange(B * H):
+        b, h = bh // H, bh % H
+        kh = h // G
+        s = np.empty(ATT_BK, dtype=q.dtype)            # scores of one key block
+        acc = np.empty(hd, dtype=q.dtype)              # running (unnormalised) output row
+        for i in range(T):
+            m = -np.inf                                # running max   (float64)
+            l = 0.0                                    # running sum   (float64)
+            acc[:] = 0.0
+            for j0 in range(0, i + 1, ATT_BK):         # causal: keys 0..i
+                n = min(ATT_BK, i + 1 - j0)
+                s[:n] = 0.0
+                for d in range(hd):
+                    qd = q[b, h, i, d] * scale
+                    for jj in range(n):
+                        s[jj] += qd * kT[b, kh, d, j0 + jj]
+                m_new = m
+                for jj in range(n):
+                    m_new = max(m_new, s[jj])
+                alpha = math.exp(m - m_new)            # rescale of what came before (0 at first)
+                l *= alpha
+                a = q.dtype.type(alpha)
+                for d in range(hd):
+                    acc[d] *= a
+                mq = q.dtype.type(m_new)
+                for jj in range(n):
+                    p = np.exp(s[jj] - mq)
+                    l += p
+                    for d in range(hd):
+                        acc[d] += p * v[b, kh, j0 + jj, d]
+                m = m_new
+            inv = q.dtype.type(1.0 / l)
+            for d in range(hd):
+                o[b, h, i, d] = acc[d] * inv
+            lse[b, h, i] = m + math.log(l)
+
+
+@njit(parallel=True, cache=True)
+def _attention_bwd(q, k, kT, v, vT, o, lse, go, scale, gq, gk, gv):
+    """Gradients; gk, gv (B, Hkv, T, hd) zeroed. Parallel over (batch, kv head) pairs, so one
+    task owns gk/gv of its kv head and loops over the G query heads that share it."""
+    B, H, T, hd = q.shape
+    Hkv = v.shape[1]
+    G = H // Hkv
+    for bkh in prange(B * Hkv):
+        b, kh = bkh // Hkv, bkh % Hkv
+        s = np.empty(ATT_BK, dtype=q.dtype)            # P_ij of one key block
+        dp = np.empty(ATT_BK, dtype=q.dtype)           # dP_ij of one key block
+        acc = np.empty(hd, dtype=q.dtype)              # dQ_i being summed
+        for h in range(kh * G, (kh + 1) * G):
+            for i in range(T):
+                Di = 0.0                               # dO_i · O_i, float64
+                for d in range(hd):
+                    Di += go[b, h, i, d] * o[b, h, i, d]
+                Dq = q.dtype.type(Di)
+                li = lse[b, h, i]
+                acc[:] = 0.0
+                for j0 in range(0, i + 1, ATT_BK):
+                    n = min(ATT_BK, i + 1 - j0)
+                    s[:n] = 0.0
+                    dp[:n] = 0.0
+                    for d in range(hd):
+                        qd = q[b, h, i, d] * scale
+                        god = go[b, h, i, d]
+                        for jj in range(n):
+                            s[jj] += qd * kT[b, kh, d, j0 + jj]
+                            dp[jj] += god * vT[b, kh, d, j0 + jj]
+                    for jj in range(n):
+                        j = j0 + jj
+                        p = np.exp(s[jj] - li)
+                        ds = p * (dp[jj] - Dq) * scale
+                        for d in range(hd):
+                            acc[d] += ds * k[b, kh, j, d]
+                            gk[b, kh, j, d] += ds * q[b, h, i, d]
+                            gv[b, kh, j, d] += p * go[b, h, i, d]
+                for d in range(hd):
+                    gq[b, h, i, d] = acc[d]
+
+
+def _attention_inputs(q, k, v):
+    q = _floating(q, "q")
+    k, v = _like(k, q), _like(v, q)
+    B, H, T, hd = q.shape
+    if k.shape != v.shape or k.shape[0] != B or k.shape[2:] != (T, hd) or H % k.shape[1]:
+        raise ValueError(f"causal_attention: q {q.shape}, k {k.shape}, v {v.shape} do not fit")
+    return q, k, v
+
+
+def causal_attention(q, k, v, scale):
+    """(o, lse): causal softmax(q kᵀ * scale) @ v with GQA; q (B, H, T, hd), k/v (B, Hkv, T, hd).
+
+    o (B, H, T, hd), lse (B, H, T) = log-sum-exp of each scaled, masked score row.
+    """
+    q, k, v = _attention_inputs(q, k, v)
+    kT = np.ascontiguousarray(k.transpose(0, 1, 3, 2))  # (B, Hkv, hd, T)
+    o = np.empty_like(q)
+    lse = np.empty(q.shape[:3], dtype=q.dtype)
+    _attention_fwd(q, kT, v, q.dtype.type(scale), o, lse)
+    return o, lse
+
+
+def causal_attention_backward(q, k, v, o, lse, go, scale):
+    """(dq, dk, dv) of causal_attention, from the saved o and lse and the upstream grad go."""
+    q, k, v = _attention_inputs(q, k, v)
+    o, lse, go = _like(o, q), _like(lse, q), _like(go, q)
+    kT = np.ascontiguousarray(k.transpose(0, 1, 3, 2))  # (B, Hkv, hd, T)
+    vT = np.ascontiguousarray(v.transpose(0, 1, 3, 2))
+    gq = np.empty_like(q)
+    gk, gv = np.zeros_like(k), np.zeros_like(v)
+    _attention_bwd(q, k, kT, v, vT, o, lse, go, q.dtype.type(scale), gq, gk, gv)
+    return gq, gk, gv
