@@ -37,5 +37,18 @@ bench: $(STAMP)
 train-shakespeare: $(STAMP)
 	$(PYTHON) -m tinyllm train --preset shakespeare --minutes $(MINUTES) --out runs/shakespeare
 
+# Lessons (lessons/README.md). TINYLLM_FAST=1 makes every lesson take its fast path (CI).
+lesson: $(STAMP)
+	$(PYTHON) lessons/run.py $(N)
+
+lessons: $(STAMP)
+	$(PYTHON) lessons/run.py
+
+exercise: $(STAMP)
+	$(PYTHON) lessons/exercise.py $(N)
+
+exercises-check: $(STAMP)
+	$(PYTHON) -m pytest -q tests/test_exercises.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

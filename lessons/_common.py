@@ -1,0 +1,69 @@
+"""Tiny helpers shared by the lessons: where figures go, fast mode, section headers.
+
+Every lesson starts with
+
+    from _common import FAST, pick, section, save_figure, plt
+
+(`python lessons/NN_name.py` puts lessons/ on sys.path, so `_common` imports as is.)
+
+    FAST              True when the environment has TINYLLM_FAST=1 (CI): fewer steps, smaller sizes
+    pick(full, fast)  `full` normally, `fast` in fast mode
+    section("2. ...") prints a header; the exercises point at these numbered sections
+    plt               matplotlib.pyplot on the Agg backend when there is no display
+    save_figure(fig, "07_rmsnorm_error.png")  writes lessons/out/<name> and prints the path
+"""
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+LESSONS_DIR = Path(__file__).resolve().parent
+REPO_DIR = LESSONS_DIR.parent
+OUT_DIR = LESSONS_DIR / "out"
+
+# the library is installed into .venv (pip -e), but let a plain `python lessons/x.py` find it too
+if str(REPO_DIR) not in sys.path:
+    sys.path.insert(1, str(REPO_DIR))
+
+FAST = os.environ.get("TINYLLM_FAST", "") not in ("", "0")
+
+import matplotlib  # noqa: E402
+
+if "MPLBACKEND" not in os.environ and not os.environ.get("DISPLAY"):
+    matplotlib.use("Agg")          # no screen: draw into PNG files only
+import matplotlib.pyplot as plt  # noqa: E402
+
+plt.rcParams.update({"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3,
+                     "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9})
+
+
+def pick(full, fast):
+    """`full` normally, `fast` when TINYLLM_FAST=1 (CI runs every lesson in fast mode)."""
+    return fast if FAST else full
+
+
+def section(title):
+    """Print a numbered section header, e.g. section("3. The backward, derived")."""
+    print(f"\n=== {title} " + "=" * max(0, 70 - len(title)))
+
+
+def save_figure(fig, name):
+    """Save a matplotlib figure as lessons/out/<name> (PNG), close it, print and return the path."""
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    path = OUT_DIR / name
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    try:
+        shown = path.relative_to(Path.cwd())
+    except ValueError:
+        shown = path
+    print(f"[figure] {shown}")
+    return path
+
+
+def max_rel_error(a, b, floor=1e-12):
+    """max |a - b| / max(|a|, |b|, floor): how far apart two arrays are, relative to their size."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), floor)))
