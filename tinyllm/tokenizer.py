@@ -1,0 +1,434 @@
+"""Byte-level BPE tokenizer: train, encode, decode, save, show.
+
+Byte-pair encoding (Sennrich et al. 2016; byte-level as in GPT-2):
+
+* A text is UTF-8 bytes, so tokens 0..255 are the 256 byte values and any
+  text can be encoded, whatever its script.
+* Before BPE the text is pre-split by a regex (GPT-4's cl100k pattern by
+  default) into chunks: words with their leading space, runs of digits,
+  punctuation, whitespace. Merges never cross a chunk boundary.
+* Training repeatedly takes the most frequent adjacent pair of tokens (a, b)
+  and replaces it by a new token 256 + k, where k is the merge's rank.
+  Ties go to the pair with the smallest (a, b), so training is deterministic.
+* Encoding a chunk repeatedly merges the adjacent pair of lowest rank,
+  exactly as training would have merged it.
+* Special tokens such as <|endoftext|> get the ids after the merges. They are
+  never produced by BPE and never split.
+
+A trick used throughout: a chunk under construction is a Python str whose
+characters are token ids, chr(id). Bytes become chr(0)..chr(255) (a latin-1
+decode), merging the pair (a, b) into z everywhere in a chunk is
+`s.replace(chr(a) + chr(b), chr(z))`, which runs in C and merges left to
+right without overlap, as BPE does; and a pair is a 2-character string that
+sorts exactly like the tuple (a, b).
+
+Lone surrogates (e.g. "\\ud800", which Python strs may hold but UTF-8 cannot)
+are not text: encode and train raise ValueError on them.
+"""
+import argparse
+import heapq
+import json
+import sys
+import time
+import unicodedata
+from collections import Counter, defaultdict
+from itertools import chain, repeat
+from operator import add
+
+import regex
+
+# The pre-split patterns of GPT-2 and GPT-4 (tiktoken's "gpt2" and "cl100k_base").
+GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+GPT4_PATTERN = r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+"""
+PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN}
+ENDOFTEXT = "<|endoftext|>"
+FORMAT = "tinyllm-bpe"
+VERSION = 1
+CACHE_SIZE = 200_000  # chunks remembered by encode before the cache is emptied
+
+
+def _utf8(text):
+    """text.encode('utf-8'), with a clear error for lone surrogates."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"text contains a lone surrogate {text[e.start]!r} at position "
+                         f"{e.start}; it is not valid Unicode and has no UTF-8 bytes") from None
+
+
+def _special_splitter(specials):
+    """A regex matching any of the special strings, longest first, as a group."""
+    alternatives = sorted(specials, key=len, reverse=True)
+    return regex.compile("(" + "|".join(regex.escape(s) for s in alternatives) + ")")
+
+
+def count_chunks(text, pattern=GPT4_PATTERN, special_tokens=()):
+    """Pre-split text with the regex and count each distinct chunk.
+
+    Special-token strings in the text are cut out first, so no chunk (and so
+    no merge) ever spans one. Returns Counter {chunk: frequency}.
+    """
+    splitter = regex.compile(pattern)
+    pieces = _special_splitter(special_tokens).split(text)[::2] if special_tokens else [text]
+    counts = Counter()
+    for piece in pieces:
+        counts.update(splitter.findall(piece))
+    _utf8("".join(counts))  # fail early and clearly on lone surrogates
+    return counts
+
+
+def train_naive(chunk_counts, num_merges):
+    """The textbook BPE loop: recount every pair, merge the most frequent one.
+
+    chunk_counts: {chunk str: frequency}. Returns merges [(a, b), ...], where
+    merge k makes token 256 + k. O(num_merges * corpus size); for testing.
+    """
+    chunks = [list(_utf8(c)) for c in chunk_counts]
+    freqs = list(chunk_counts.values())
+    merges = []
+    while len(merges) < num_merges:
+        counts = Counter()
+        for ids, f in zip(chunks, freqs):
+            for pair in zip(ids, ids[1:]):
+                counts[pair] += f
+        if not counts:
+            break  # every chunk is a single token: nothing left to merge
+        a, b = min(counts, key=lambda p: (-counts[p], p))  # most frequent, then smallest
+        z = 256 + len(merges)
+        merges.append((a, b))
+        for i, ids in enumerate(chunks):
+            out, j = [], 0
+            while j < len(ids):
+                if j + 1 < len(ids) and ids[j] == a and ids[j + 1] == b:
+                    out.append(z)
+                    j += 2
+                else:
+                    out.append(ids[j])
+                    j += 1
+            chunks[i] = out
+    return merges
+
+
+def train_bpe(chunk_counts, num_merges):
+    """Fast BPE training; returns the same merges as train_naive.
+
+    Each distinct chunk is held once, weighted by its frequency. We keep
+      pair_counts[pair]  how often pair occurs in the corpus,
+      where[pair]        the chunks it may occur in (entries may be stale),
+      heap               (-count, pair) entries for picking the best pair,
+    and after each merge update them only for the chunks that contained it.
+    A pair's count only falls once the pair exists (new adjacencies always
+    involve the new token), so a heap entry is an upper bound: a popped entry
+    whose count is out of date is pushed back with its current count, and the
+    first popped entry that is up to date is the best pair (lazy deletion).
+    """
+    chunks = [_utf8(c).decode("latin-1") for c in chunk_counts]  # chr(byte) per byte
+    freqs = list(chunk_counts.values())
+    pair_counts = defaultdict(int)
+    where = defaultdict(set)
+    for i, (s, f) in enumerate(zip(chunks, freqs)):
+        for pair in map(add, s, s[1:]):
+            pair_counts[pair] += f
+            where[pair].add(i)
+    heap = [(-c, pair) for pair, c in pair_counts.items()]
+    heapq.heapify(heap)
+
+    merges = []
+    while len(merges) < num_merges and heap:
+        neg_count, pair = heapq.heappop(heap)
+        count = pair_counts.get(pair, 0)
+        if count != -neg_count:  # stale entry
+            if count > 0:
+                heapq.heappush(heap, (-count, pair))
+            continue
+        a, b = pair
+        z = chr(256 + len(merges))
+        merges.append((ord(a), ord(b)))
+        new_pairs = set()
+        for i in where.pop(pair):
+            old = chunks[i]
+            new = old.replace(pair, z)
+            if len(new) == len(old):
+                continue  # stale index entry: pair no longer in this chunk
+            chunks[i] = new
+            f = freqs[i]
+            # Each boundary of each z in the new chunk: (left, a) -> (left, z)
+            # and (b, right) -> (z, right). Between two z's the old pair was
+            # (b, a); that boundary is handled once, as the left of the 2nd z.
+            k = new.find(z)
+            while k != -1:
+                if k > 0:
+                    left = new[k - 1]
+                    pair_counts[b + a if left == z else left + a] -= f
+                    new_pairs.add(left + z)
+                    pair_counts[left + z] += f
+                    where[left + z].add(i)
+                if k + 1 < len(new) and new[k + 1] != z:
+                    right = new[k + 1]
+                    pair_counts[b + right] -= f
+                    new_pairs.add(z + right)
+                    pair_counts[z + right] += f
+                    where[z + right].add(i)
+                k = new.find(z, k + 1)
+        del pair_counts[pair]  # every occurrence was merged
+        for p in new_pairs:
+            heapq.heappush(heap, (-pair_counts[p], p))
+    return merges
+
+
+class Tokenizer:
+    """A trained byte-level BPE: merges, a pre-split pattern, special tokens."""
+
+    def __init__(self, merges, pattern=GPT4_PATTERN, special_tokens=()):
+        self.merges = [tuple(m) for m in merges]
+        self.pattern = pattern
+        self._splitter = regex.compile(pattern)
+        n = 256 + len(self.merges)
+        self.special_tokens = {s: n + i for i, s in enumerate(special_tokens)}
+        self.vocab = [bytes([i]) for i in range(256)]  # id -> bytes
+        for a, b in self.merges:
+            self.vocab.append(self.vocab[a] + self.vocab[b])
+        self.vocab += [s.encode("utf-8") for s in self.special_tokens]
+        self._pair_of_rank = [chr(a) + chr(b) for a, b in self.merges]
+        self._rank = {pair: k for k, pair in enumerate(self._pair_of_rank)}
+        self._cache = {}
+
+    @classmethod
+    def train(cls, text, vocab_size, pattern=GPT4_PATTERN, special_tokens=(ENDOFTEXT,)):
+        """Learn vocab_size - 256 - len(special_tokens) merges from text.
+
+        Stops early (smaller vocab) if every chunk has become a single token.
+        """
+        num_merges = vocab_size - 256 - len(special_tokens)
+        if num_merges < 0:
+            raise ValueError(f"vocab_size {vocab_size} < 256 bytes + {len(special_tokens)} specials")
+        counts = count_chunks(text, pattern, special_tokens)
+        return cls(train_bpe(counts, num_merges), pattern, special_tokens)
+
+    @property
+    def vocab_size(self):
+        return len(self.vocab)
+
+    @property
+    def eot_id(self):
+        """Id of <|endoftext|>, or None if this tokenizer has no such token."""
+        return self.special_tokens.get(ENDOFTEXT)
+
+    # -- encoding ----------------------------------------------------------
+
+    def _encode_chunk(self, chunk):
+        """BPE one pre-split chunk: merge the lowest-rank pair until none is left."""
+        s = _utf8(chunk).decode("latin-1")
+        rank_of, pair_of, no_rank = self._rank.get, self._pair_of_rank, len(self.merges)
+        while len(s) > 1:
+            r = min(map(rank_of, map(add, s, s[1:]), repeat(no_rank)))  # all in C
+            if r == no_rank:
+                break  # no adjacent pair is a merge
+            s = s.replace(pair_of[r], chr(256 + r))
+        return [ord(c) for c in s]
+
+    def encode_ordinary(self, text):
+        """Encode text, treating special-token strings as ordinary text."""
+        chunks = self._splitter.findall(text)
+        cache = self._cache  # chunk -> ids; a text has far fewer distinct chunks than chunks
+        if len(cache) > CACHE_SIZE:
+            cache.clear()
+        for chunk in set(chunks).difference(cache):
+            cache[chunk] = self._encode_chunk(chunk)
+        return list(chain.from_iterable(map(cache.__getitem__, chunks)))
+
+    def encode(self, text, allowed_special=(), disallowed_special="all"):
+        """Encode text to ids, handling special tokens as tiktoken does.
+
+        allowed_special: specials parsed as their single id ("all" for all).
+        disallowed_special: specials whose appearance in text raises
+        ValueError ("all" = every special not allowed); pass () to encode
+        them as ordinary text instead.
+        """
+        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
+        disallowed = (set(self.special_tokens) - allowed if disallowed_special == "all"
+                      else set(disallowed_special))
+        unknown = (allowed | disallowed) - set(self.special_tokens)
+        if unknown:
+            raise ValueError(f"not special tokens of this tokenizer: {sorted(unknown)}")
+        for s in disallowed:
+            if s in text:
+                raise ValueError(
+                    f"text contains the special token {s!r} at position {text.find(s)}; pass "
+                    f"allowed_special={{{s!r}}} (or 'all') to encode it as one token, or "
+                    f"disallowed_special=() to encode it as ordinary text")
+        if not allowed:
+            return self.encode_ordinary(text)
+        ids = []
+        parts = _special_splitter(allowed).split(text)  # text, special, text, ...
+        for i, part in enumerate(parts):
+            if i % 2:
+                ids.append(self.special_tokens[part])
+            elif part:
+                ids += self.encode_ordinary(part)
+        return ids
+
+    def encode_batch(self, texts, allowed_special=(), disallowed_special="all"):
+        """encode() each text in turn (one thread; shares the chunk cache)."""
+        return [self.encode(t, allowed_special, disallowed_special) for t in texts]
+
+    # -- decoding ----------------------------------------------------------
+
+    def decode_bytes(self, ids):
+        """The raw bytes the ids stand for."""
+        ids = list(ids)
+        if ids and not (0 <= min(ids) and max(ids) < len(self.vocab)):
+            bad = next(i for i in ids if not 0 <= i < len(self.vocab))
+            raise ValueError(f"token id {bad} outside the vocabulary 0..{len(self.vocab) - 1}")
+        return b"".join(map(self.vocab.__getitem__, ids))
+
+    def decode(self, ids):
+        """Ids to text; bytes that are not valid UTF-8 become U+FFFD."""
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+    def pieces(self, text, allowed_special="all"):
+        """[(token text, id), ...] for text: what a lesson shows.
+
+        A token that is only part of a UTF-8 character shows as \\xNN escapes.
+        """
+        ids = self.encode(text, allowed_special=allowed_special, disallowed_special=())
+        return [(self.vocab[i].decode("utf-8", errors="backslashreplace"), i) for i in ids]
+
+    # -- files -------------------------------------------------------------
+
+    def save(self, path):
+        """Write the tokenizer as JSON, one merge per line; no pickle."""
+        header = {"format": FORMAT, "version": VERSION, "pattern": self.pattern,
+                  "special_tokens": self.special_tokens}
+        lines = [json.dumps(header, ensure_ascii=False)[:-1] + ', "merges": [']
+        lines += [f"[{a}, {b}]," for a, b in self.merges]
+        if self.merges:
+            lines[-1] = lines[-1][:-1]
+        lines.append("]}")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+
+    @classmethod
+    def load(cls, path):
+        """Read a file written by save(), checking it thoroughly."""
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not a valid tokenizer file (truncated or corrupt?): {e}") from None
+        if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a {FORMAT} file (missing 'format': '{FORMAT}')")
+        if obj.get("version") != VERSION:
+            raise ValueError(f"{path}: unsupported version {obj.get('version')!r}, expected {VERSION}")
+        pattern, merges, specials = obj.get("pattern"), obj.get("merges"), obj.get("special_tokens")
+        if not isinstance(pattern, str):
+            raise ValueError(f"{path}: 'pattern' must be a string")
+        try:
+            regex.compile(pattern)
+        except regex.error as e:
+            raise ValueError(f"{path}: 'pattern' is not a valid regex: {e}") from None
+        if not isinstance(merges, list):
+            raise ValueError(f"{path}: 'merges' must be a list")
+        for k, m in enumerate(merges):
+            ok = (isinstance(m, list) and len(m) == 2 and all(type(t) is int for t in m)
+                  and all(0 <= t < 256 + k for t in m))
+            if not ok:
+                raise ValueError(f"{path}: merge {k} is {m!r}; expected [a, b] with ids "
+                                 f"0 <= id < {256 + k} (tokens that exist before it)")
+        expected = {s: 256 + len(merges) + i for i, s in enumerate(specials or {})}
+        if not isinstance(specials, dict) or specials != expected:
+            raise ValueError(f"{path}: 'special_tokens' must map each special to the ids "
+                             f"after the merges, in order: {expected}")
+        return cls(merges, pattern, list(specials))
+
+    def save_vocab(self, path):
+        """Write a human-readable listing: id, token, and the merge that made it."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(self.vocab_lines()) + "\n")
+
+    def vocab_lines(self):
+        lines = [f"{i}\t{render_token(self.vocab[i])}" for i in range(256)]
+        for k, (a, b) in enumerate(self.merges):
+            i = 256 + k
+            lines.append(f"{i}\t{render_token(self.vocab[i])}\t"
+                         f"= [{render_token(self.vocab[a])}] + [{render_token(self.vocab[b])}]")
+        lines += [f"{i}\t{s}\t(special)" for s, i in self.special_tokens.items()]
+        return lines
+
+
+def render_token(b):
+    """Token bytes as printable text: control characters, invalid UTF-8 bytes
+    and backslashes are escaped (\\n, \\x1b, \\xff, \\\\), so nothing is hidden."""
+    s = b.replace(b"\\", b"\\\\").decode("utf-8", errors="backslashreplace")
+    return "".join(ch if unicodedata.category(ch)[0] != "C" else
+                   ch.encode("unicode_escape").decode("ascii") for ch in s)
+
+
+def visualise(pieces, color=None):
+    """Show tokens: alternating ANSI background colours, or |-separated
+    plain text when color is False (default: colour only on a terminal)."""
+    if color is None:
+        color = sys.stdout.isatty()
+    if not color:
+        return "|" + "|".join(render_token(t.encode("utf-8")) for t, _ in pieces) + "|"
+    backgrounds = ("\x1b[48;5;153m", "\x1b[48;5;223m", "\x1b[48;5;157m", "\x1b[48;5;217m")
+    out = []
+    for k, (t, _) in enumerate(pieces):
+        shown = t.replace("\n", "\u21b5\n")  # keep line breaks, mark them
+        out.append(backgrounds[k % len(backgrounds)] + "\x1b[30m" + shown + "\x1b[0m")
+    return "".join(out)
+
+
+# -- command line ------------------------------------------------------------
+
+def main(argv):
+    """python -m tinyllm tokenizer train|encode|decode|show ..."""
+    parser = argparse.ArgumentParser(prog="python -m tinyllm tokenizer", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train a tokenizer")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="a UTF-8 text file (its last 10%% of lines are held out)")
+    source.add_argument("--shakespeare", action="store_true", help="the Shakespeare corpus (train split)")
+    p.add_argument("--vocab-size", type=int, required=True)
+    p.add_argument("--pattern", choices=sorted(PATTERNS), default="gpt4", help="pre-split regex")
+    p.add_argument("--out", required=True, help="tokenizer file; a .vocab listing is written beside it")
+    for name, help_text in [("encode", "print the ids of TEXT"), ("show", "show TEXT's tokens")]:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--tokenizer", required=True)
+        p.add_argument("text")
+    p = sub.add_parser("decode", help="print the text of token ids")
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("ids", nargs="+", type=int)
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "train":
+            from tinyllm import data
+            train_text, val_text = (data.load_shakespeare() if args.shakespeare
+                                    else data.load_text_file(args.text))
+            t0 = time.perf_counter()
+            tok = Tokenizer.train(train_text, args.vocab_size, PATTERNS[args.pattern])
+            seconds = time.perf_counter() - t0
+            tok.save(args.out)
+            vocab_path = (args.out[:-5] if args.out.endswith(".json") else args.out) + ".vocab"
+            tok.save_vocab(vocab_path)
+            print(f"trained vocab {tok.vocab_size} on {len(train_text.encode()):,} bytes "
+                  f"in {seconds:.2f} s -> {args.out}, {vocab_path}")
+            if val_text:
+                n = len(tok.encode(val_text, disallowed_special=()))
+                print(f"held-out text: {len(val_text.encode()) / n:.3f} bytes per token")
+            return 0
+        tok = Tokenizer.load(args.tokenizer)
+        if args.command == "encode":
+            print(" ".join(map(str, tok.encode(args.text, allowed_special="all"))))
+        elif args.command == "decode":
+            print(tok.decode(args.ids))
+        else:
+            pieces = tok.pieces(args.text)
+            print(visualise(pieces))
+            print(f"{len(pieces)} tokens: {[i for _, i in pieces]}")
+        return 0
+    except (ValueError, OSError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
