@@ -23,9 +23,15 @@ Conventions
   arrays and dtype-matched scalars, so each core has at most two specialisations.
 * `parallel=True` + `prange` is used only where it measured faster on the default
   model shapes (see bench/kernels.py); the outer loop is split over the 2 cores.
-  No `fastmath`: the inner loops are written so that LLVM can vectorise them
-  without reassociating float sums (the vectorised loop is an elementwise update
-  `c[j] += a * b[j]` over a contiguous axis, not a dot-product reduction).
+* Inner loops run over a 1-D row view (`x_row = x[r]`) from index 0: that is the
+  form LLVM vectorises (indexing a 3-D array inside the innermost loop is not).
+  The vectorised loop is an elementwise update `c[j] += a * b[j]` over a
+  contiguous axis, never a dot-product reduction, so no reassociation is needed.
+  The only fast-math flag is "contract" (FMA below): it lets LLVM fuse a*b + c
+  into one FMA instruction, which rounds once instead of twice; it assumes nothing
+  about inf/nan and does not reorder sums.
+* exp is libm's scalar expf/exp (Numba has no vector exp without Intel's SVML),
+  so exp-heavy loops are about as fast per element as NumPy's SIMD exp on one core.
 
 Shapes of the default model: B=16, T=256, dim 256, 8 query heads, 4 kv heads,
 head dim 32, SwiGLU hidden 688, vocab 2048, tokens N = B*T = 4096.
@@ -35,6 +41,8 @@ import math
 
 import numpy as np
 from numba import njit, prange
+
+FMA = {"contract"}  # fast-math flags: only "fuse a*b + c into one FMA"
 
 __all__ = [
     "matmul", "matmul_backward", "matmul_ref",
@@ -79,14 +87,14 @@ def matmul_ref(a, b):
 MM_BM, MM_BK, MM_BN = 32, 128, 256  # cache blocks: rows of A, depth, columns of B
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _matmul_kernel(a, b, c):
     """c += a @ b for a (P, M, K), b (P, K, N), c (P, M, N); c starts zeroed.
 
     Cache-blocked i-k-j loop: a (BM x BK) block of A meets a (BK x BN) block of B
     (128 x 256 floats = 128 KiB for float32, L2-resident). The innermost loop is
-    `c[i, j] += a[i, k] * b[k, j]` over contiguous j, which LLVM vectorises.
-    Parallel over (batch, block of BM rows): each task writes its own rows of c.
+    `c_row[j] += a[i, k] * b_row[j]` over contiguous j, which LLVM vectorises into
+    FMAs. Parallel over (batch, block of BM rows): each task writes its own rows of c.
     """
     P, M, K = a.shape
     N = b.shape[2]
@@ -98,12 +106,14 @@ def _matmul_kernel(a, b, c):
         for k0 in range(0, K, MM_BK):
             k1 = min(k0 + MM_BK, K)
             for j0 in range(0, N, MM_BN):
-                j1 = min(j0 + MM_BN, N)
+                n = min(MM_BN, N - j0)
                 for i in range(i0, i1):
+                    c_row = c[p, i, j0:j0 + n]             # (n,)
                     for k in range(k0, k1):
                         aik = a[p, i, k]
-                        for j in range(j0, j1):
-                            c[p, i, j] += aik * b[p, k, j]
+                        b_row = b[p, k, j0:j0 + n]         # (n,)
+                        for j in range(n):
+                            c_row[j] += aik * b_row[j]
 
 
 def _mm(a3, b3):
@@ -178,39 +188,41 @@ def softmax_backward_ref(y, g):
     return y * (g - (g * y).sum(axis=-1, keepdims=True))
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _softmax_fwd(x, y, causal):
     """y = softmax(x) row by row; x, y (R, T, S). Parallel over the R*T rows."""
     R, T, S = x.shape
     for row in prange(R * T):
         r, i = row // T, row % T
         n = min(i + S - T + 1, S) if causal else S     # this row sees keys 0..n-1
-        m = x[r, i, 0]
+        x_row, y_row = x[r, i], y[r, i]                # (S,)
+        m = x_row[0]
         for j in range(1, n):
-            m = max(m, x[r, i, j])
+            m = max(m, x_row[j])
         total = 0.0                                    # float64 accumulator
         for j in range(n):
-            e = np.exp(x[r, i, j] - m)
-            y[r, i, j] = e
+            e = np.exp(x_row[j] - m)
+            y_row[j] = e
             total += e
         inv = y.dtype.type(1.0 / total)
         for j in range(n):
-            y[r, i, j] *= inv
+            y_row[j] *= inv
         for j in range(n, S):                          # masked: exactly zero
-            y[r, i, j] = 0.0
+            y_row[j] = 0.0
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _softmax_bwd(y, g, gx):
     """gx = y * (g - sum(g*y)) row by row; all (R, S). Parallel over rows."""
     R, S = y.shape
     for r in prange(R):
+        y_row, g_row, gx_row = y[r], g[r], gx[r]       # (S,)
         dot = 0.0                                      # float64 accumulator
         for j in range(S):
-            dot += g[r, j] * y[r, j]
+            dot += g_row[j] * y_row[j]
         d = y.dtype.type(dot)
         for j in range(S):
-            gx[r, j] = y[r, j] * (g[r, j] - d)
+            gx_row[j] = y_row[j] * (g_row[j] - d)
 
 
 def softmax(x, causal=False):
@@ -269,18 +281,19 @@ def rope_backward_ref(g, cos, sin):
     return rope_ref(g, cos, -sin)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _rope_kernel(x, cos, sin, out):
     """out = rotate(x); x, out (B, T, H, hd), cos/sin (T, hd/2). Parallel over B*T."""
     B, T, H, hd = x.shape
     for bt in prange(B * T):
         b, t = bt // T, bt % T
+        c, s = cos[t], sin[t]                          # (hd/2,)
         for h in range(H):
+            x_row, o_row = x[b, t, h], out[b, t, h]    # (hd,)
             for j in range(hd // 2):
-                c, s = cos[t, j], sin[t, j]
-                x0, x1 = x[b, t, h, 2 * j], x[b, t, h, 2 * j + 1]
-                out[b, t, h, 2 * j] = x0 * c - x1 * s
-                out[b, t, h, 2 * j + 1] = x0 * s + x1 * c
+                x0, x1 = x_row[2 * j], x_row[2 * j + 1]
+                o_row[2 * j] = x0 * c[j] - x1 * s[j]
+                o_row[2 * j + 1] = x0 * s[j] + x1 * c[j]
 
 
 def _rope_call(x, cos, sin):
@@ -327,37 +340,40 @@ def rmsnorm_backward_ref(x, w, rstd, g):
     return gx, gw
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _rmsnorm_fwd(x, w, eps, y, rstd):
     """x, y (N, D); w (D,); rstd (N,). Parallel over rows."""
     N, D = x.shape
     for r in prange(N):
+        x_row, y_row = x[r], y[r]                      # (D,)
         ss = 0.0                                       # float64 accumulator
         for j in range(D):
-            ss += x[r, j] * x[r, j]
+            ss += x_row[j] * x_row[j]
         rs = x.dtype.type(1.0 / math.sqrt(ss / D + eps))
         rstd[r] = rs
         for j in range(D):
-            y[r, j] = x[r, j] * rs * w[j]
+            y_row[j] = x_row[j] * rs * w[j]
 
 
 RMS_ROWS = 64  # rows per task in the backward: each task keeps its own partial dw
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _rmsnorm_bwd(x, w, rstd, g, gx, gw_parts):
     """gx (N, D); gw_parts (n_tasks, D) float64, zeroed, one partial dw per task."""
     N, D = x.shape
     for task in prange(gw_parts.shape[0]):
+        gw_row = gw_parts[task]                        # (D,) this task's share of dw
         for r in range(task * RMS_ROWS, min((task + 1) * RMS_ROWS, N)):
+            x_row, g_row, gx_row = x[r], g[r], gx[r]   # (D,)
             rs = rstd[r]
             dot = 0.0                                  # sum(g * w * x), float64
             for j in range(D):
-                dot += g[r, j] * w[j] * x[r, j]
+                dot += g_row[j] * w[j] * x_row[j]
             k = x.dtype.type(rs * rs * rs * dot / D)
             for j in range(D):
-                gx[r, j] = rs * g[r, j] * w[j] - k * x[r, j]
-                gw_parts[task, j] += g[r, j] * x[r, j] * rs
+                gx_row[j] = rs * g_row[j] * w[j] - k * x_row[j]
+                gw_row[j] += g_row[j] * x_row[j] * rs
 
 
 def rmsnorm(x, w, eps):
@@ -399,28 +415,30 @@ def swiglu_backward_ref(a, b, g):
     return g * b * s * (1.0 + a * (1.0 - s)), g * a * s
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _swiglu_fwd(a, b, h):
     """a, b, h (N, F). Parallel over rows."""
     N, F = a.shape
     one = a.dtype.type(1.0)
     for r in prange(N):
+        a_row, b_row, h_row = a[r], b[r], h[r]         # (F,)
         for j in range(F):
-            s = one / (one + np.exp(-a[r, j]))
-            h[r, j] = a[r, j] * s * b[r, j]
+            s = one / (one + np.exp(-a_row[j]))        # sigmoid
+            h_row[j] = a_row[j] * s * b_row[j]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _swiglu_bwd(a, b, g, ga, gb):
     """all (N, F). Parallel over rows."""
     N, F = a.shape
     one = a.dtype.type(1.0)
     for r in prange(N):
+        a_row, b_row, g_row, ga_row, gb_row = a[r], b[r], g[r], ga[r], gb[r]
         for j in range(F):
-            x = a[r, j]
-            s = one / (one + np.exp(-x))
-            ga[r, j] = g[r, j] * b[r, j] * s * (one + x * (one - s))
-            gb[r, j] = g[r, j] * x * s
+            x = a_row[j]
+            s = one / (one + np.exp(-x))               # sigmoid
+            ga_row[j] = g_row[j] * b_row[j] * s * (one + x * (one - s))
+            gb_row[j] = g_row[j] * x * s
 
 
 def swiglu(a, b):
@@ -478,36 +496,37 @@ def cross_entropy_backward_ref(logits, targets, lse, ignore_index, g_scalar):
     return grad * (g_scalar / count)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _cross_entropy_fwd(logits, targets, ignore_index, lse, row_loss):
     """logits (N, V); lse (N,) in logits' dtype; row_loss (N,) float64. Parallel over rows."""
     N, V = logits.shape
     for r in prange(N):
-        m = logits[r, 0]
+        x_row = logits[r]                              # (V,)
+        m = x_row[0]
         for j in range(1, V):
-            m = max(m, logits[r, j])
+            m = max(m, x_row[j])
         total = 0.0                                    # float64 accumulator
         for j in range(V):
-            total += np.exp(logits[r, j] - m)
+            total += np.exp(x_row[j] - m)
         row_lse = m + math.log(total)                  # float64
         lse[r] = row_lse
         t = targets[r]
-        row_loss[r] = 0.0 if t == ignore_index else row_lse - logits[r, t]
+        row_loss[r] = 0.0 if t == ignore_index else row_lse - x_row[t]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _cross_entropy_bwd(logits, targets, lse, ignore_index, scale, glogits):
-    """glogits = (exp(logits - lse) - onehot) * scale, ignored rows 0. Parallel over rows."""
+    """glogits = (exp(logits - lse) - onehot) * scale, ignored rows 0 (glogits comes zeroed).
+    Parallel over rows."""
     N, V = logits.shape
     for r in prange(N):
         t = targets[r]
-        if t == ignore_index:
+        if t != ignore_index:
+            x_row, g_row = logits[r], glogits[r]       # (V,)
+            lse_r = lse[r]
             for j in range(V):
-                glogits[r, j] = 0.0
-        else:
-            for j in range(V):
-                glogits[r, j] = np.exp(logits[r, j] - lse[r]) * scale
-            glogits[r, t] -= scale
+                g_row[j] = np.exp(x_row[j] - lse_r) * scale
+            g_row[t] -= scale
 
 
 def _check_targets(targets, N, V, ignore_index):
@@ -569,7 +588,7 @@ def embedding_backward_ref(ids, g, vocab_size):
 EMB_COLS = 32  # columns per task: tasks own disjoint column blocks, so no two write one cell
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _embedding_bwd(ids, g, gW):
     """gW (V, D) zeroed; ids (N,); g (N, D). Parallel over column blocks of D."""
     N, D = g.shape
@@ -577,9 +596,9 @@ def _embedding_bwd(ids, g, gW):
         c0 = blk * EMB_COLS
         c1 = min(c0 + EMB_COLS, D)
         for n in range(N):
-            row = ids[n]
-            for c in range(c0, c1):
-                gW[row, c] += g[n, c]
+            src, dst = g[n, c0:c1], gW[ids[n], c0:c1]  # (c1 - c0,)
+            for c in range(c1 - c0):
+                dst[c] += src[c]
 
 
 def embedding_backward(ids, g, vocab_size):
@@ -616,7 +635,7 @@ def adamw_step_ref(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
     p -= lr / (1.0 - beta1 ** step) * m / denom
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _adamw_kernel(p, g, m, v, decay, b1, one_minus_b1, b2, one_minus_b2,
                   step_size, sqrt_bc2, eps):
     """One pass over flat p, g, m, v (n,); scalars already in p's dtype. Parallel over n."""
@@ -697,94 +716,109 @@ def causal_attention_backward_ref(q, k, v, o, lse, go, scale):
 ATT_BK = 64  # keys per block of the online softmax
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _attention_fwd(q, kT, v, scale, o, lse):
     """q, o (B, H, T, hd); kT (B, Hkv, hd, T) (k transposed); v (B, Hkv, T, hd); lse (B, H, T).
 
-    Parallel over the B*H (batch, query head) pairs. Per query row i:
-      scores s[j] = scale * q_i · k_j for a block of keys, built as hd passes of
-        s[:] += q_id * kT[d, :] (contiguous in j -> vectorised, no dot-product reduction);
+    Parallel over the B*H (batch, query head) pairs. Per query row i, per block of keys:
+      scores s[j] = scale * q_i · k_j, built as hd passes of s[:] += q_id * kT[d, :]
+        (contiguous in j, so vectorised without a dot-product reduction);
       online softmax: fold the block into the running max m, sum l and output acc.
     """
     B, H, T, hd = q.shape
     G = H // v.shape[1]                                # query heads per kv head
     for bh in prange(B * H):
         b, h = bh // H, bh % H
-        kh = h // G
+        kh = h // G                                    # this head's kv head
+        Q, O = q[b, h], o[b, h]                        # (T, hd)
+        KT, V = kT[b, kh], v[b, kh]                    # (hd, T), (T, hd)
         s = np.empty(ATT_BK, dtype=q.dtype)            # scores of one key block
-        acc = np.empty(hd, dtype=q.dtype)              # running (unnormalised) output row
+        acc = np.empty(hd, dtype=q.dtype)              # running unnormalised output row
         for i in range(T):
+            q_row = Q[i]                               # (hd,)
             m = -np.inf                                # running max   (float64)
             l = 0.0                                    # running sum   (float64)
             acc[:] = 0.0
             for j0 in range(0, i + 1, ATT_BK):         # causal: keys 0..i
                 n = min(ATT_BK, i + 1 - j0)
-                s[:n] = 0.0
+                sb = s[:n]                             # (n,)
+                sb[:] = 0.0
                 for d in range(hd):
-                    qd = q[b, h, i, d] * scale
+                    qd = q_row[d] * scale
+                    k_d = KT[d, j0:j0 + n]             # (n,) coordinate d of keys j0..
                     for jj in range(n):
-                        s[jj] += qd * kT[b, kh, d, j0 + jj]
+                        sb[jj] += qd * k_d[jj]
                 m_new = m
                 for jj in range(n):
-                    m_new = max(m_new, s[jj])
-                alpha = math.exp(m - m_new)            # rescale of what came before (0 at first)
+                    m_new = max(m_new, sb[jj])
+                alpha = math.exp(m - m_new)            # rescales what came before (0 at first)
                 l *= alpha
                 a = q.dtype.type(alpha)
                 for d in range(hd):
                     acc[d] *= a
                 mq = q.dtype.type(m_new)
                 for jj in range(n):
-                    p = np.exp(s[jj] - mq)
+                    p = np.exp(sb[jj] - mq)
                     l += p
+                    v_row = V[j0 + jj]                 # (hd,)
                     for d in range(hd):
-                        acc[d] += p * v[b, kh, j0 + jj, d]
+                        acc[d] += p * v_row[d]
                 m = m_new
             inv = q.dtype.type(1.0 / l)
+            o_row = O[i]
             for d in range(hd):
-                o[b, h, i, d] = acc[d] * inv
+                o_row[d] = acc[d] * inv
             lse[b, h, i] = m + math.log(l)
 
 
-@njit(parallel=True, cache=True)
-def _attention_bwd(q, k, kT, v, vT, o, lse, go, scale, gq, gk, gv):
-    """Gradients; gk, gv (B, Hkv, T, hd) zeroed. Parallel over (batch, kv head) pairs, so one
-    task owns gk/gv of its kv head and loops over the G query heads that share it."""
+@njit(parallel=True, cache=True, fastmath=FMA)
+def _attention_bwd(q, k, kT, vT, o, lse, go, scale, gq, gk, gv):
+    """Gradients; kT, vT (B, Hkv, hd, T); gk, gv (B, Hkv, T, hd) zeroed.
+
+    Parallel over (batch, kv head) pairs: one task owns gk, gv of its kv head and
+    loops over the G query heads that share it, so no two tasks write one row.
+    """
     B, H, T, hd = q.shape
-    Hkv = v.shape[1]
+    Hkv = k.shape[1]
     G = H // Hkv
     for bkh in prange(B * Hkv):
         b, kh = bkh // Hkv, bkh % Hkv
-        s = np.empty(ATT_BK, dtype=q.dtype)            # P_ij of one key block
+        K, KT, VT = k[b, kh], kT[b, kh], vT[b, kh]     # (T, hd), (hd, T), (hd, T)
+        GK, GV = gk[b, kh], gv[b, kh]                  # (T, hd)
+        s = np.empty(ATT_BK, dtype=q.dtype)            # S_ij, then P_ij, of one key block
         dp = np.empty(ATT_BK, dtype=q.dtype)           # dP_ij of one key block
-        acc = np.empty(hd, dtype=q.dtype)              # dQ_i being summed
         for h in range(kh * G, (kh + 1) * G):
             for i in range(T):
+                q_row, o_row = q[b, h, i], o[b, h, i]  # (hd,)
+                go_row, gq_row = go[b, h, i], gq[b, h, i]
                 Di = 0.0                               # dO_i · O_i, float64
                 for d in range(hd):
-                    Di += go[b, h, i, d] * o[b, h, i, d]
+                    Di += go_row[d] * o_row[d]
                 Dq = q.dtype.type(Di)
-                li = lse[b, h, i]
-                acc[:] = 0.0
-                for j0 in range(0, i + 1, ATT_BK):
+                lse_i = lse[b, h, i]
+                gq_row[:] = 0.0
+                for j0 in range(0, i + 1, ATT_BK):     # causal: keys 0..i
                     n = min(ATT_BK, i + 1 - j0)
-                    s[:n] = 0.0
-                    dp[:n] = 0.0
+                    sb, dpb = s[:n], dp[:n]            # (n,)
+                    sb[:] = 0.0
+                    dpb[:] = 0.0
                     for d in range(hd):
-                        qd = q[b, h, i, d] * scale
-                        god = go[b, h, i, d]
+                        qd, god = q_row[d] * scale, go_row[d]
+                        k_d, v_d = KT[d, j0:j0 + n], VT[d, j0:j0 + n]
                         for jj in range(n):
-                            s[jj] += qd * kT[b, kh, d, j0 + jj]
-                            dp[jj] += god * vT[b, kh, d, j0 + jj]
+                            sb[jj] += qd * k_d[jj]
+                            dpb[jj] += god * v_d[jj]
                     for jj in range(n):
                         j = j0 + jj
-                        p = np.exp(s[jj] - li)
-                        ds = p * (dp[jj] - Dq) * scale
+                        p = np.exp(sb[jj] - lse_i)                 # P_ij
+                        ds = p * (dpb[jj] - Dq) * scale            # dS_ij, times scale
+                        k_row, gk_row, gv_row = K[j], GK[j], GV[j]  # (hd,)
                         for d in range(hd):
-                            acc[d] += ds * k[b, kh, j, d]
-                            gk[b, kh, j, d] += ds * q[b, h, i, d]
-                            gv[b, kh, j, d] += p * go[b, h, i, d]
-                for d in range(hd):
-                    gq[b, h, i, d] = acc[d]
+                            gq_row[d] += ds * k_row[d]
+                        for d in range(hd):
+                            gk_row[d] += ds * q_row[d]
+                        for d in range(hd):
+                            gv_row[d] += p * go_row[d]
 
 
 def _attention_inputs(q, k, v):
@@ -817,5 +851,5 @@ def causal_attention_backward(q, k, v, o, lse, go, scale):
     vT = np.ascontiguousarray(v.transpose(0, 1, 3, 2))
     gq = np.empty_like(q)
     gk, gv = np.zeros_like(k), np.zeros_like(v)
-    _attention_bwd(q, k, kT, v, vT, o, lse, go, q.dtype.type(scale), gq, gk, gv)
+    _attention_bwd(q, k, kT, vT, o, lse, go, q.dtype.type(scale), gq, gk, gv)
     return gq, gk, gv

@@ -1,0 +1,280 @@
+"""Benchmark the Numba kernels of autograd/kernels.py against their NumPy references.
+
+Run:  OMP_NUM_THREADS=2 NUMBA_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 .venv/bin/python bench/kernels.py
+(`make bench` sets those variables.) Options: --quick (fewer repeats), --only NAME[,NAME].
+
+Shapes are the default model's: B=16, T=256, dim 256, 8 query heads, 4 kv heads,
+head dim 32, SwiGLU hidden 688, vocab 2048, N = B*T = 4096 tokens; float32.
+
+Every row times its contenders side by side: each repeat runs all of them once, in
+turn, so a load spike from another process hits every column alike. We report the
+median over the repeats (after one warm-up call that also compiles). ratio = the
+reference's time / the kernel's time, so > 1 means the kernel is faster.
+
+The last section measures start-up in fresh subprocesses: import autograd.kernels
+plus the first float32 call of every kernel, with an empty Numba cache (cold,
+compiles everything) and then with the cache that run wrote (warm).
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import autograd.kernels as K  # noqa: E402
+
+B, T, DIM, H, HKV, HD, HIDDEN, VOCAB = 16, 256, 256, 8, 4, 32, 688, 2048
+N = B * T
+DT = np.float32
+rng = np.random.default_rng(0)
+
+
+def randn(*shape):
+    return rng.standard_normal(shape).astype(DT)
+
+
+def side_by_side(fns, repeat):
+    """Median seconds of each function in fns, timed alternately over `repeat` rounds."""
+    for f in fns:
+        f()                                            # warm-up / compile
+    times = [[] for _ in fns]
+    for _ in range(repeat):
+        for f, ts in zip(fns, times):
+            t0 = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t0)
+    return [statistics.median(ts) for ts in times]
+
+
+def ms(t):
+    return f"{t * 1e3:9.2f}"
+
+
+ROWS = []  # (name, pass, numba s, reference s, reference label)
+
+
+def row(name, part, t_numba, t_ref, ref_label="numpy ref"):
+    ROWS.append((name, part, t_numba, t_ref, ref_label))
+    print(f"{name:<34}{part:<6}{ms(t_numba)}{ms(t_ref)}{t_ref / t_numba:8.2f}x  {ref_label}", flush=True)
+
+
+def fwd_bwd(name, fwd, fwd_ref, bwd, bwd_ref, repeat, ref_label="numpy ref"):
+    tf, tfr, tb, tbr = side_by_side([fwd, fwd_ref, bwd, bwd_ref], repeat)
+    row(name, "fwd", tf, tfr, ref_label)
+    row(name, "bwd", tb, tbr, ref_label)
+    row(name, "sum", tf + tb, tfr + tbr, ref_label)
+
+
+# --- the kernels at the model's shapes -------------------------------------------
+
+def bench_softmax(r):
+    x = randn(B, H, T, T)
+    y = K.softmax(x, causal=True)
+    g = randn(B, H, T, T)
+    fwd_bwd(f"softmax causal {x.shape}",
+            lambda: K.softmax(x, causal=True), lambda: K.softmax_ref(x, causal=True),
+            lambda: K.softmax_backward(y, g), lambda: K.softmax_backward_ref(y, g), r)
+
+
+def bench_rope(r):
+    x = randn(B, T, H, HD)
+    cos, sin = K.rope_tables(T, HD)
+    fwd_bwd(f"rope {x.shape}",
+            lambda: K.rope(x, cos, sin), lambda: K.rope_ref(x, cos, sin),
+            lambda: K.rope_backward(x, cos, sin), lambda: K.rope_backward_ref(x, cos, sin), r)
+
+
+def bench_rmsnorm(r):
+    x, w, g = randn(N, DIM), randn(DIM), randn(N, DIM)
+    _, rstd = K.rmsnorm(x, w, 1e-5)
+    fwd_bwd(f"rmsnorm {x.shape}",
+            lambda: K.rmsnorm(x, w, 1e-5), lambda: K.rmsnorm_ref(x, w, 1e-5),
+            lambda: K.rmsnorm_backward(x, w, rstd, g), lambda: K.rmsnorm_backward_ref(x, w, rstd, g), r)
+
+
+def bench_swiglu(r):
+    a, b, g = randn(N, HIDDEN), randn(N, HIDDEN), randn(N, HIDDEN)
+    fwd_bwd(f"swiglu {a.shape}",
+            lambda: K.swiglu(a, b), lambda: K.swiglu_ref(a, b),
+            lambda: K.swiglu_backward(a, b, g), lambda: K.swiglu_backward_ref(a, b, g), r)
+
+
+def bench_cross_entropy(r):
+    logits = randn(N, VOCAB)
+    t = rng.integers(0, VOCAB, N)
+    _, lse = K.cross_entropy(logits, t)
+    fwd_bwd(f"cross_entropy {logits.shape}",
+            lambda: K.cross_entropy(logits, t), lambda: K.cross_entropy_ref(logits, t),
+            lambda: K.cross_entropy_backward(logits, t, lse, -100, 1.0),
+            lambda: K.cross_entropy_backward_ref(logits, t, lse, -100, 1.0), r)
+
+
+def bench_embedding(r):
+    ids, g = rng.integers(0, VOCAB, N), randn(N, DIM)
+    tb, tbr = side_by_side([lambda: K.embedding_backward(ids, g, VOCAB),
+                            lambda: K.embedding_backward_ref(ids, g, VOCAB)], r)
+    row(f"embedding_backward {(VOCAB, DIM)}", "bwd", tb, tbr, "np.add.at")
+
+
+def bench_adamw(r):
+    n = 5_000_000
+    p, g = randn(n), randn(n)
+    m, v = np.zeros(n, DT), np.abs(randn(n))
+    p2, m2, v2 = p.copy(), m.copy(), v.copy()
+    args = (1e-3, 0.9, 0.95, 1e-8, 0.1, 10)
+    t, tr = side_by_side([lambda: K.adamw_step(p, g, m, v, *args),
+                          lambda: K.adamw_step_ref(p2, g, m2, v2, *args)], r)
+    row(f"adamw_step ({n:,} params)", "step", t, tr)
+
+
+def attention_unfused(q, k, v, scale):
+    """Forward the unfused way: BLAS scores, the softmax kernel, BLAS @ v.
+
+    GQA without copying kv: the G query heads of a kv head are stacked as rows,
+    (B, Hkv, G*T, hd) @ (B, Hkv, hd, T), so kv is never repeated.
+    """
+    Bq, Hq, Tq, hd = q.shape
+    Hk = k.shape[1]
+    qg = q.reshape(Bq, Hk, (Hq // Hk) * Tq, hd)
+    s = np.matmul(qg, k.swapaxes(-1, -2)).reshape(Bq, Hq, Tq, Tq)
+    s *= scale
+    p = K.softmax(s, causal=True)
+    o = np.matmul(p.reshape(Bq, Hk, -1, Tq), v).reshape(q.shape)
+    return o, p
+
+
+def attention_unfused_backward(q, k, v, p, go, scale):
+    Bq, Hq, Tq, hd = q.shape
+    Hk = k.shape[1]
+    pg = p.reshape(Bq, Hk, -1, Tq)                     # (B, Hkv, G*T, T)
+    gog = go.reshape(Bq, Hk, -1, hd)                   # (B, Hkv, G*T, hd)
+    gv = np.matmul(pg.swapaxes(-1, -2), gog)           # sums over the group for free
+    gp = np.matmul(gog, v.swapaxes(-1, -2)).reshape(p.shape)
+    gs = K.softmax_backward(p, gp)
+    gs *= scale
+    gsg = gs.reshape(Bq, Hk, -1, Tq)
+    gq = np.matmul(gsg, k).reshape(q.shape)
+    gk = np.matmul(gsg.swapaxes(-1, -2), q.reshape(Bq, Hk, -1, hd))
+    return gq, gk, gv
+
+
+def bench_attention(r):
+    q, k, v, go = randn(B, H, T, HD), randn(B, HKV, T, HD), randn(B, HKV, T, HD), randn(B, H, T, HD)
+    scale = HD ** -0.5
+    o, lse = K.causal_attention(q, k, v, scale)
+    _, p = attention_unfused(q, k, v, scale)
+    o_ref, _ = attention_unfused(q, k, v, scale)
+    assert np.allclose(o, o_ref, atol=1e-4)
+    tf, tu, tb, tub = side_by_side([
+        lambda: K.causal_attention(q, k, v, scale),
+        lambda: attention_unfused(q, k, v, scale),
+        lambda: K.causal_attention_backward(q, k, v, o, lse, go, scale),
+        lambda: attention_unfused_backward(q, k, v, p, go, scale)], r)
+    name = f"attention fused vs unfused {q.shape}"
+    row(name, "fwd", tf, tu, "unfused")
+    row(name, "bwd", tb, tub, "unfused")
+    row(name, "sum", tf + tb, tu + tub, "unfused")
+    # and against the plain NumPy reference (materialises repeated kv and the masked scores)
+    tf, tfr, tb, tbr = side_by_side([
+        lambda: K.causal_attention(q, k, v, scale),
+        lambda: K.causal_attention_ref(q, k, v, scale),
+        lambda: K.causal_attention_backward(q, k, v, o, lse, go, scale),
+        lambda: K.causal_attention_backward_ref(q, k, v, o, lse, go, scale)], max(3, r // 3))
+    row("attention fused vs numpy ref", "sum", tf + tb, tfr + tbr)
+
+
+def bench_matmul(r):
+    shapes = [((N, DIM), (DIM, HIDDEN)),               # FFN up: x @ W1
+              ((N, HIDDEN), (HIDDEN, DIM)),            # FFN down
+              ((B * H, T, HD), (B * H, HD, T))]        # attention scores q @ kᵀ
+    for sa, sb in shapes:
+        a, b = randn(*sa), randn(*sb)
+        g = randn(*(sa[:-1] + sb[-1:]))
+        fwd_bwd(f"matmul {sa}@{sb}",
+                lambda: K.matmul(a, b), lambda: np.matmul(a, b),
+                lambda: K.matmul_backward(a, b, g),
+                lambda: (np.matmul(g, b.swapaxes(-1, -2)), np.matmul(a.swapaxes(-1, -2), g)),
+                r, "np.matmul (BLAS)")
+
+
+# --- start-up ------------------------------------------------------------------------
+
+STARTUP = r"""
+import time
+t0 = time.perf_counter()
+import numpy as np
+import autograd.kernels as K
+t1 = time.perf_counter()
+f = np.float32
+x = np.ones((2, 3, 4), f); w = np.ones(4, f); g = np.ones((2, 3, 4), f)
+K.matmul(x, np.ones((2, 4, 3), f)); K.matmul_backward(x, np.ones((2, 4, 3), f), np.ones((2, 3, 3), f))
+y = K.softmax(np.ones((2, 3, 3), f), causal=True); K.softmax_backward(y, y)
+c, s = K.rope_tables(3, 4); K.rope(np.ones((1, 3, 2, 4), f), c, s); K.rope_backward(np.ones((1, 3, 2, 4), f), c, s)
+_, r = K.rmsnorm(x, w, 1e-5); K.rmsnorm_backward(x, w, r, g)
+K.swiglu(x, g); K.swiglu_backward(x, g, g)
+t = np.array([0, 1, 2]); _, lse = K.cross_entropy(np.ones((3, 4), f), t); K.cross_entropy_backward(np.ones((3, 4), f), t, lse, -100, 1.0)
+K.embedding_backward(t, np.ones((3, 4), f), 5)
+p = np.ones(8, f); K.adamw_step(p, p.copy(), np.zeros(8, f), np.zeros(8, f), 1e-3, 0.9, 0.95, 1e-8, 0.1, 1)
+q = np.ones((1, 2, 3, 4), f); k = np.ones((1, 1, 3, 4), f)
+o, lse = K.causal_attention(q, k, k, 0.5); K.causal_attention_backward(q, k, k, o, lse, q, 0.5)
+t2 = time.perf_counter()
+print(f"{t1 - t0:.3f} {t2 - t0:.3f}")
+"""
+
+
+def startup(cache_dir):
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", STARTUP], env=env, cwd=root,
+                         capture_output=True, text=True, check=True).stdout.split()
+    wall = time.perf_counter() - t0
+    return float(out[0]), float(out[1]), wall
+
+
+def bench_startup(r):
+    print("\nstart-up (fresh subprocess; import autograd.kernels + first float32 call of every kernel)")
+    cache_dir = tempfile.mkdtemp(prefix="numba-cache-")
+    try:
+        imp, first, wall = startup(cache_dir)          # empty cache: compiles everything
+        print(f"  cold (empty Numba cache):  import {imp:6.2f} s   import+first calls {first:6.2f} s"
+              f"   process wall {wall:6.2f} s", flush=True)
+        warm = [startup(cache_dir) for _ in range(max(3, r // 3))]
+        imp, first, wall = (statistics.median(w[i] for w in warm) for i in range(3))
+        print(f"  warm (cache populated):    import {imp:6.2f} s   import+first calls {first:6.2f} s"
+              f"   process wall {wall:6.2f} s   (median of {len(warm)})")
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+
+BENCHES = {"softmax": bench_softmax, "rope": bench_rope, "rmsnorm": bench_rmsnorm,
+           "swiglu": bench_swiglu, "cross_entropy": bench_cross_entropy,
+           "embedding": bench_embedding, "adamw": bench_adamw, "attention": bench_attention,
+           "matmul": bench_matmul, "startup": bench_startup}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="5 repeats instead of 15")
+    ap.add_argument("--only", default="", help="comma-separated subset of " + ",".join(BENCHES))
+    args = ap.parse_args()
+    repeat = 5 if args.quick else 15
+    names = args.only.split(",") if args.only else list(BENCHES)
+    threads = {v: os.environ.get(v, "unset") for v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS")}
+    print(f"kernels bench: float32, median of {repeat}, threads {threads}, numpy {np.__version__}")
+    print(f"{'kernel':<34}{'pass':<6}{'numba ms':>9}{'ref ms':>9}{'ratio':>9}  reference")
+    t0 = time.perf_counter()
+    for name in names:
+        BENCHES[name](repeat)
+    print(f"\nbench total {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
