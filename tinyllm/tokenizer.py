@@ -44,6 +44,7 @@ PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN}
 ENDOFTEXT = "<|endoftext|>"
 FORMAT = "tinyllm-bpe"
 VERSION = 1
+INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # Unicode categories render_token escapes
 CACHE_SIZE = 200_000  # chunks remembered by encode before the cache is emptied
 
 
@@ -358,11 +359,12 @@ class Tokenizer:
 
 
 def render_token(b):
-    """Token bytes as printable text: control characters, invalid UTF-8 bytes
-    and backslashes are escaped (\\n, \\x1b, \\xff, \\\\), so nothing is hidden."""
+    """Token bytes as one line of printable text: invisible characters (control,
+    format, line/paragraph separators), invalid UTF-8 bytes and backslashes are
+    escaped (\\n, \\u200d, \\xff, \\\\), so nothing is hidden."""
     s = b.replace(b"\\", b"\\\\").decode("utf-8", errors="backslashreplace")
-    return "".join(ch if unicodedata.category(ch)[0] != "C" else
-                   ch.encode("unicode_escape").decode("ascii") for ch in s)
+    return "".join(ch.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(ch) in INVISIBLE else ch for ch in s)
 
 
 def visualise(pieces, color=None):
