@@ -1,0 +1,41 @@
+"""Check for exercise 04: impl.softmax_backward and impl.cross_entropy_backward."""
+import numpy as np
+
+from _harness import custom_op, expect_close, gradcheck_op, tensor
+from autograd import kernels
+
+SOFTMAX_HINT = ("dL/dx = y ⊙ (g - Σ_k g_k y_k), the sum over the last axis per row (keepdims=True "
+                "so it broadcasts) (lessons/04_softmax.py, section 4).")
+CE_HINT = ("per row: softmax(logits) - onehot(target); the loss is a MEAN over the N rows, so divide "
+           "by N; and multiply by the incoming g (section 5).")
+
+
+def check(impl):
+    rng = np.random.default_rng(4)
+
+    def softmax(x):
+        y = kernels.softmax_ref(x.data)
+        return custom_op("softmax", y, (x,), lambda g: impl.softmax_backward(y, g), "softmax_backward")
+
+    for shape in [(3, 7), (2, 3, 5)]:
+        gradcheck_op(f"softmax_backward on shape {shape}", softmax, (tensor(rng, *shape),), ("x",), SOFTMAX_HINT)
+    y = kernels.softmax(rng.standard_normal((64, 300)))
+    g = rng.standard_normal((64, 300))
+    expect_close("softmax_backward vs kernels.softmax_backward", impl.softmax_backward(y, g),
+                 kernels.softmax_backward(y, g), SOFTMAX_HINT)
+
+    targets = rng.integers(0, 5, size=6)
+
+    def cross_entropy(z):
+        loss, _ = kernels.cross_entropy_ref(z.data, targets)
+        return custom_op("cross_entropy", np.asarray(loss), (z,),
+                         lambda g: impl.cross_entropy_backward(z.data, targets, float(g)),
+                         "cross_entropy_backward")
+
+    gradcheck_op("cross_entropy_backward", cross_entropy, (tensor(rng, 6, 5),), ("logits",), CE_HINT)
+    z = rng.standard_normal((128, 50)) * 4
+    t = rng.integers(0, 50, size=128)
+    loss, lse = kernels.cross_entropy(z, t)
+    expect_close("cross_entropy_backward vs kernels.cross_entropy_backward (g = 1)",
+                 impl.cross_entropy_backward(z, t, 1.0),
+                 kernels.cross_entropy_backward(z, t, lse, -100, 1.0), CE_HINT)
