@@ -32,7 +32,7 @@ test-all: $(STAMP)
 	$(PYTHON) -m pytest -m "" 
 
 bench: $(STAMP)
-	@for f in bench/*.py; do echo "== $$f"; $(PYTHON) $$f || exit 1; done
+	@for f in bench/[!_]*.py; do echo "== $$f"; $(PYTHON) $$f || exit 1; done
 
 train-shakespeare: $(STAMP)
 	$(PYTHON) -m tinyllm train --preset shakespeare --minutes $(MINUTES) --out runs/shakespeare

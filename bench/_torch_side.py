@@ -1,0 +1,57 @@
+"""Running ../shared/bench/torch_ref.py (the PyTorch reference) beside our benchmarks.
+
+torch is never a dependency of tinyllm: the reference runs in its own interpreter, found at
+$TORCH_PYTHON, else .venv-torch/bin/python (make one with
+`python -m venv .venv-torch && .venv-torch/bin/pip install torch==2.13.0 numpy`).
+"""
+import os
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TORCH_REF = ROOT.parent / "shared" / "bench" / "torch_ref.py"
+
+# the `shakespeare` preset in torch_ref's flags
+SHAKESPEARE_FLAGS = ["--n-layer", "6", "--n-head", "8", "--n-kv-head", "4", "--d-model", "256",
+                     "--ffn-hidden", "688", "--ctx", "256", "--batch", "16", "--threads", "2"]
+
+
+def torch_python():
+    """The interpreter that has torch, or None (with the reason printed)."""
+    candidates = [os.environ.get("TORCH_PYTHON"), str(ROOT / ".venv-torch" / "bin" / "python")]
+    for python in candidates:
+        if python and Path(python).exists():
+            ok = subprocess.run([python, "-c", "import torch"], capture_output=True).returncode == 0
+            if ok:
+                return python
+    print("(torch side skipped: no interpreter with torch; set TORCH_PYTHON or create .venv-torch)")
+    return None
+
+
+def run_torch_bench(python, token_file, vocab_size, steps, warmup=3, extra=()):
+    """torch_ref.py --bench-steps on a uint16 token file -> {'step_ms', 'tok_s', 'fwd_ms', 'bwd_ms', 'opt_ms'}."""
+    if not TORCH_REF.exists():
+        raise FileNotFoundError(f"{TORCH_REF} not found (the shared reference sits beside the project)")
+    cmd = [python, str(TORCH_REF), "--vocab", "tokens", "--data", str(token_file),
+           "--vocab-size", str(vocab_size), "--bench-steps", str(steps), "--bench-warmup", str(warmup),
+           *SHAKESPEARE_FLAGS, *extra]
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f"torch_ref.py failed:\n{out.stderr[-2000:]}")
+    phases = re.search(r"phases \(median ms\): fwd ([\d.]+), bwd ([\d.]+), opt ([\d.]+)", out.stdout)
+    step = re.search(r"BENCH step median ([\d.]+) ms .*?\| (\d+) tok/s", out.stdout)
+    if not (phases and step):
+        raise RuntimeError(f"could not read torch_ref.py's output:\n{out.stdout[-2000:]}")
+    fwd, bwd, opt = (float(x) for x in phases.groups())
+    return {"step_ms": float(step.group(1)), "tok_s": float(step.group(2)),
+            "fwd_ms": fwd, "bwd_ms": bwd, "opt_ms": opt}
+
+
+def write_random_tokens(path, vocab_size, n=200_000, seed=0):
+    """A uint16 token file of random ids, for speed benchmarks (the values don't matter)."""
+    import numpy as np
+    np.random.default_rng(seed).integers(0, vocab_size, n).astype(np.uint16).tofile(path)
+    return path
+
