@@ -2,7 +2,7 @@
 
 Every lesson starts with
 
-    from _common import FAST, pick, section, save_figure, plt
+    from _common import FAST, pick, section, save_figure, plt, best_time
 
 (`python lessons/NN_name.py` puts lessons/ on sys.path, so `_common` imports as is.)
 
@@ -11,6 +11,8 @@ Every lesson starts with
     section("2. ...") prints a header; the exercises point at these numbered sections
     plt               matplotlib.pyplot on the Agg backend when there is no display
     save_figure(fig, "07_rmsnorm_error.png")  writes lessons/out/<name> and prints the path
+    best_time(fn)     best wall time of fn() over repeated runs (robust to a busy machine)
+    max_rel_error(a, b)   how far apart two arrays are
 """
 import os
 import sys
@@ -67,3 +69,21 @@ def max_rel_error(a, b, floor=1e-12):
     """max |a - b| / max(|a|, |b|, floor): how far apart two arrays are, relative to their size."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(np.max(np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), floor)))
+
+
+def best_time(fn, budget=None, min_repeat=3, max_repeat=50):
+    """Best wall time (seconds) of fn() after one warm-up call (which also compiles Numba code).
+
+    Repeats at least `min_repeat` times and until `budget` seconds are spent (default 0.3 s,
+    0.05 s in fast mode), at most `max_repeat` times. The minimum is the least disturbed run:
+    other programs on the machine only ever make a run slower."""
+    import time
+    budget = pick(0.3, 0.05) if budget is None else budget
+    fn()
+    best, spent, n = float("inf"), 0.0, 0
+    while n < max_repeat and (n < min_repeat or spent < budget):
+        t0 = time.perf_counter()
+        fn()
+        elapsed = time.perf_counter() - t0
+        best, spent, n = min(best, elapsed), spent + elapsed, n + 1
+    return best
