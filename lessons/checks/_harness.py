@@ -56,11 +56,12 @@ def expect_close(what, got, expected, hint="", tol=1e-9, floor=1e-6):
                            + (f"\nHINT: {hint}" if hint else ""))
 
 
-def custom_op(name, y, inputs, backward, what):
+def custom_op(name, y, inputs, backward, what, hint="a gradient always has the shape of the input it belongs to",
+              names=None):
     """An autograd op whose backward is the learner's: backward(g) -> one gradient per input.
 
-    The gradients are shape-checked (a clear message instead of a broadcasting error deep inside
-    autograd) and then accumulated into the inputs, exactly as the library's ops do."""
+    The gradients are shape-checked (a clear message, with `hint`, instead of a broadcasting error
+    deep inside autograd) and then accumulated into the inputs, exactly as the library's ops do."""
     inputs = tuple(inputs)
 
     def _backward(g):
@@ -73,8 +74,8 @@ def custom_op(name, y, inputs, backward, what):
         for i, (x, gx) in enumerate(zip(inputs, grads)):
             if gx is None:
                 raise CheckFailure(f"{what}: gradient {i} is None\nHINT: forgot a `return`?")
-            expect_shape(f"{what}: gradient {i}", gx, x.shape,
-                         "a gradient always has the shape of the input it belongs to")
+            label = f"the gradient of {names[i]}" if names else f"gradient {i}"
+            expect_shape(f"{what}: {label}", gx, x.shape, hint)
             x.accumulate(np.asarray(gx, dtype=x.dtype))
 
     return Tensor.from_op(y, inputs, _backward, name)
