@@ -399,6 +399,12 @@ def test_llama2c_byte_layout(tmp_path, tied):
         np.testing.assert_array_equal(block("cls", (V, d)), s["output.weight"])
 
 
+def test_llama2c_size_of_the_published_stories15M_bin():
+    """karpathy/tinyllamas' stories15M.bin (dim 288, 6 layers, 6 heads, vocab 32000, seq_len 256,
+    tied) is 60,816,028 bytes; our stories15M preset must describe exactly that file."""
+    assert 28 + 4 * llama2c_num_floats(ModelConfig.preset("stories15M")) == 60_816_028
+
+
 def test_llama2c_refuses_what_run_c_hard_codes_otherwise(tmp_path):
     for change in ({"norm_eps": 1e-6}, {"rope_theta": 500000.0}):
         with pytest.raises(ExportError, match="llama2.c fixes"):
@@ -440,12 +446,15 @@ def test_cli_exports_both_formats(tmp_path, capsys):
 
 
 def test_cli_uses_the_checkpoints_end_of_text_token(tmp_path):
-    model = random_model()
-    tokenizer = {"format": "tinyllm-bpe", "version": 1, "special_tokens": {"<|endoftext|>": 31}}
-    save_checkpoint(tmp_path / "ckpt.npz", model, meta={"tokenizer": tokenizer})
+    from tinyllm.tokenizer import Tokenizer
+    tokenizer = Tokenizer.train("to be or not to be, that is the question " * 4, vocab_size=262)
+    tokenizer.save(tmp_path / "tok.json")
+    assert tokenizer.eot_id == 261
+    model = random_model(vocab_size=262)
+    save_checkpoint(tmp_path / "ckpt.npz", model, meta={"tokenizer": (tmp_path / "tok.json").read_text()})
     assert cli(["export", str(tmp_path / "ckpt.npz"), "--format", "hf", "--out", str(tmp_path / "hf")]) == 0
     c = json.loads((tmp_path / "hf" / "config.json").read_text())
-    assert c["eos_token_id"] == c["bos_token_id"] == 31
+    assert c["eos_token_id"] == c["bos_token_id"] == 261
 
 
 def test_cli_float64_checkpoint_exports_float32(tmp_path):
@@ -461,6 +470,7 @@ def test_cli_float64_checkpoint_exports_float32(tmp_path):
     ("garbage", ["--format", "hf"], 1, "not a readable checkpoint"),
     ("truncated", ["--format", "llama2c"], 1, "not a readable checkpoint"),
     ("eps", ["--format", "llama2c"], 1, "llama2.c fixes"),
+    ("bad-tokenizer", ["--format", "hf"], 1, "tokenizer is corrupt"),
     ("good", ["--format", "llama2c", "--dtype", "bfloat16"], 1, "--format hf only"),
     ("good", ["--format", "onnx"], 2, "invalid choice"),
     ("good", [], 2, "required"),
@@ -469,8 +479,9 @@ def test_cli_errors_are_one_line_and_no_traceback(tmp_path, capsys, setup, args,
     ckpt = tmp_path / "ckpt.npz"
     if setup == "garbage":
         ckpt.write_bytes(b"not a zip file at all")
-    elif setup in ("truncated", "good", "eps"):
-        save_checkpoint(ckpt, random_model(**({"norm_eps": 1e-6} if setup == "eps" else {})))
+    elif setup in ("truncated", "good", "eps", "bad-tokenizer"):
+        save_checkpoint(ckpt, random_model(**({"norm_eps": 1e-6} if setup == "eps" else {})),
+                        meta={"tokenizer": '{"merges": ['} if setup == "bad-tokenizer" else None)
         if setup == "truncated":
             ckpt.write_bytes(ckpt.read_bytes()[:300])
     out = tmp_path / "out"

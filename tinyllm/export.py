@@ -32,7 +32,7 @@ import numpy as np
 
 from autograd import kernels
 from tinyllm.model import ModelConfig, Transformer
-from tinyllm.safetensors import SafetensorsError, read_safetensors, write_safetensors
+from tinyllm.safetensors import SafetensorsError, read_safetensors, umask_mode, write_safetensors
 
 
 class ExportError(ValueError):
@@ -148,6 +148,7 @@ def export_hf(model, out_dir, bos_token_id=None, eos_token_id=None, dtype="float
             json.dump(hf_config(model.cfg, bos_token_id, eos_token_id, dtype), f, indent=2)
             f.write("\n")
         if not os.path.exists(out_dir):
+            os.chmod(tmp, umask_mode(0o777))
             os.rename(tmp, out_dir)
             return out_dir
         for name in ("model.safetensors", "config.json"):
@@ -296,6 +297,7 @@ def export_llama2c(model, path):
                 f.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -359,14 +361,16 @@ def load_llama2c(path, dtype=np.float32):
 def eot_id_from_meta(meta):
     """The <|endoftext|> id of the checkpoint's tokenizer, or None if the checkpoint has none.
 
-    meta["tokenizer"] may be the tokenizer file's JSON object or the path of that file."""
-    from tinyllm.tokenizer import ENDOFTEXT, Tokenizer
-    tok = meta.get("tokenizer")
-    if isinstance(tok, str) and os.path.isfile(tok):
-        return Tokenizer.load(tok).eot_id
-    if isinstance(tok, dict) and isinstance(tok.get("special_tokens"), dict):
-        return tok["special_tokens"].get(ENDOFTEXT)
-    return None
+    meta["tokenizer"] is the text of the tokenizer's saved JSON file (see tinyllm/generate.py)."""
+    from tinyllm.tokenizer import ENDOFTEXT
+    text = meta.get("tokenizer")
+    if text is None:
+        return None
+    try:
+        specials = json.loads(text)["special_tokens"]
+        return specials.get(ENDOFTEXT)
+    except (TypeError, KeyError, AttributeError, json.JSONDecodeError) as e:
+        raise ExportError(f"the checkpoint's tokenizer is corrupt ({type(e).__name__}: {e})") from None
 
 
 def main(argv=None):

@@ -45,6 +45,13 @@ def float32_to_bfloat16(x):
 
 
 # ---------------------------------------------------------------------------- writing
+def umask_mode(mode=0o666):
+    """`mode` less the process umask: the permissions open() would have given (mkstemp gives 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
 def write_safetensors(path, tensors, metadata=None, dtype=None):
     """Write {name: array} to `path` atomically (temp file in the same folder, then rename).
 
@@ -79,6 +86,7 @@ def write_safetensors(path, tensors, metadata=None, dtype=None):
                 f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
