@@ -176,6 +176,12 @@ def test_special_as_ordinary_text(tok):
     assert tok.encode_ordinary("<|endoftext|>") == ids
 
 
+def test_bad_special_token_lists_rejected():
+    for specials in (["<|a|>", "<|a|>"], [""]):
+        with pytest.raises(ValueError, match="distinct non-empty"):
+            Tokenizer([], special_tokens=specials)
+
+
 def test_unknown_special_rejected(tok):
     with pytest.raises(ValueError, match="not special tokens"):
         tok.encode("x", allowed_special={"<|im_start|>"})

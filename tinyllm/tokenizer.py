@@ -53,8 +53,9 @@ def _utf8(text):
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise ValueError(f"text contains a lone surrogate {text[e.start]!r} at position "
-                         f"{e.start}; it is not valid Unicode and has no UTF-8 bytes") from None
+        context = text[max(0, e.start - 20): e.start + 20]
+        raise ValueError(f"text contains a lone surrogate {text[e.start]!r} (in {context!r}); "
+                         f"it is not valid Unicode and has no UTF-8 bytes") from None
 
 
 def _special_splitter(specials):
@@ -184,6 +185,9 @@ class Tokenizer:
         self.merges = [tuple(m) for m in merges]
         self.pattern = pattern
         self._splitter = regex.compile(pattern)
+        special_tokens = list(special_tokens)
+        if len(set(special_tokens)) != len(special_tokens) or "" in special_tokens:
+            raise ValueError(f"special tokens must be distinct non-empty strings: {special_tokens}")
         n = 256 + len(self.merges)
         self.special_tokens = {s: n + i for i, s in enumerate(special_tokens)}
         self.vocab = [bytes([i]) for i in range(256)]  # id -> bytes
