@@ -1,0 +1,205 @@
+"""Sampling text from a trained model.
+
+    python -m tinyllm generate --ckpt runs/shakespeare/ckpt.npz --prompt "ROMEO:" \\
+        --temperature 0.8 --top-p 0.9 --top-k 0 --seed 1 --max-new-tokens 200
+
+One token at a time: the model gives logits z (V,) for the next token; we turn them into
+probabilities and draw one:
+
+    temperature τ   p = softmax(z / τ): τ < 1 sharpens, τ > 1 flattens; τ = 0 means argmax (greedy)
+    top-k           keep only the k most probable tokens (k = 0: all)
+    top-p (nucleus) keep the smallest set of most probable tokens whose total probability ≥ p
+                    (Holtzman et al. 2020); p = 1: all
+
+then renormalise what is kept and sample from it.
+
+The KV cache: the prompt goes through the model once (start_pos=0), which stores every layer's
+keys and values; afterwards each new token is fed alone (start_pos = its position) and attends
+over the cache, so a step costs one token's forward instead of the whole prefix's.
+
+Context: a prompt longer than the model's context (max_seq_len) is an error. When generation
+fills the context, the window restarts: the last max_seq_len // 2 tokens are fed again as a
+fresh prompt (positions from 0), so the model always sees at least half a context of history.
+"""
+import argparse
+import codecs
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+from autograd import no_grad
+
+
+# ---------------------------------------------------------------------------- sampling
+def filtered_probs(logits, temperature=1.0, top_k=0, top_p=1.0):
+    """The distribution sample_next draws from: softmax(logits / temperature), cut to the
+    top_k most probable, then to the smallest prefix (by probability) with mass ≥ top_p,
+    renormalised. float64 (V,). temperature 0: all mass on the argmax."""
+    z = np.asarray(logits, dtype=np.float64).reshape(-1)                 # (V,)
+    if temperature < 0 or top_k < 0 or not 0 < top_p <= 1:
+        raise ValueError(f"need temperature >= 0, top_k >= 0, 0 < top_p <= 1; got "
+                         f"{temperature}, {top_k}, {top_p}")
+    if not np.isfinite(z).all():
+        raise ValueError("logits contain NaN or inf: the model's weights are broken")
+    if temperature == 0:
+        probs = np.zeros_like(z)
+        probs[np.argmax(z)] = 1.0
+        return probs
+    e = np.exp((z - z.max()) / temperature)
+    probs = e / e.sum()
+    order = np.argsort(-probs, kind="stable")                            # most probable first
+    keep = len(z)
+    if top_k:
+        keep = min(keep, top_k)
+    if top_p < 1:
+        cumulative = np.cumsum(probs[order])
+        keep = min(keep, int(np.searchsorted(cumulative, top_p)) + 1)   # first index with cum ≥ p
+    filtered = np.zeros_like(probs)
+    filtered[order[:keep]] = probs[order[:keep]]
+    return filtered / filtered.sum()
+
+
+def sample_next(logits, temperature=1.0, top_k=0, top_p=1.0, rng=None):
+    """One token id drawn from filtered_probs(logits, ...) (argmax when temperature is 0)."""
+    if temperature == 0:
+        return int(np.argmax(logits))
+    probs = filtered_probs(logits, temperature, top_k, top_p)
+    rng = np.random.default_rng() if rng is None else rng
+    cdf = np.cumsum(probs)
+    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), len(cdf) - 1))
+
+
+# ---------------------------------------------------------------------------- generation
+def generate(model, prompt_ids, max_new_tokens, temperature=1.0, top_k=0, top_p=1.0, rng=None,
+             eos_id=None, stream=None, use_cache=True):
+    """Sample up to max_new_tokens ids after prompt_ids; returns the new ids (a list).
+
+    Stops early after eos_id (which is included). stream(token_id) is called for each new token
+    as soon as it is drawn. use_cache=False re-runs the model on the whole window every step
+    (the slow reference the KV cache must agree with)."""
+    ctx = model.cfg.max_seq_len
+    ids = [int(i) for i in prompt_ids]
+    if not ids:
+        raise ValueError("the prompt is empty: give at least one token (e.g. <|endoftext|>)")
+    if len(ids) > ctx:
+        raise ValueError(f"the prompt is {len(ids)} tokens, longer than the model's context of "
+                         f"{ctx}; shorten it")
+    rng = np.random.default_rng() if rng is None else rng
+    new, start = [], 0                                   # the model sees ids[start:]
+    with no_grad():
+        logits = _forward(model, ids, use_cache)
+        while len(new) < max_new_tokens:
+            next_id = sample_next(logits[0, -1], temperature, top_k, top_p, rng)
+            new.append(next_id)
+            if stream is not None:
+                stream(next_id)
+            if next_id == eos_id or len(new) == max_new_tokens:
+                break
+            ids.append(next_id)
+            if len(ids) - start > ctx:                   # window full: restart on its last half
+                start = len(ids) - ctx // 2
+                logits = _forward(model, ids[start:], use_cache)
+            elif use_cache:                              # one token, at its position in the window
+                logits = model(np.array([[next_id]]), start_pos=len(ids) - 1 - start).data
+            else:
+                logits = _forward(model, ids[start:], use_cache)
+    return new
+
+
+def _forward(model, ids, use_cache):
+    """Logits (1, T, V) for a window; with use_cache it also (re)fills the KV cache."""
+    tokens = np.array(ids)[None]                         # (1, T)
+    return model(tokens, start_pos=0 if use_cache else None).data
+
+
+# ---------------------------------------------------------------------------- text
+class Utf8Stream:
+    """Prints token ids as text as they arrive. A token may hold part of a multi-byte UTF-8
+    character; the incremental decoder keeps those bytes until the character is complete."""
+
+    def __init__(self, tokenizer, out=None):
+        self.tokenizer, self.out = tokenizer, out or sys.stdout
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def __call__(self, token_id):
+        if token_id in self.tokenizer.special_tokens.values():
+            return                                       # <|endoftext|> ends a sample; not text
+        self.out.write(self.decoder.decode(self.tokenizer.decode_bytes([token_id])))
+        self.out.flush()
+
+    def close(self):
+        self.out.write(self.decoder.decode(b"", final=True))
+        self.out.flush()
+
+
+def tokenizer_from_text(text):
+    """A Tokenizer from the text of its saved file (how checkpoints carry it in meta)."""
+    from tinyllm.tokenizer import Tokenizer
+    fd, path = tempfile.mkstemp(suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return Tokenizer.load(path)
+    finally:
+        os.remove(path)
+
+
+def load_for_generation(ckpt, tokenizer_path=None):
+    """(model, tokenizer) from a checkpoint; the tokenizer is the one saved in it unless given."""
+    from tinyllm.checkpoint import CheckpointError, load_model
+    from tinyllm.tokenizer import Tokenizer
+    model, meta = load_model(ckpt)
+    if tokenizer_path:
+        tokenizer = Tokenizer.load(tokenizer_path)
+    elif "tokenizer" in meta:
+        tokenizer = tokenizer_from_text(meta["tokenizer"])
+    else:
+        raise CheckpointError(f"{ckpt} holds no tokenizer; pass --tokenizer FILE")
+    if tokenizer.vocab_size > model.cfg.vocab_size:
+        raise CheckpointError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model only "
+                              f"{model.cfg.vocab_size}: they do not belong together")
+    return model, tokenizer
+
+
+def encode_prompt(tokenizer, prompt):
+    """Prompt text -> ids; an empty prompt starts from <|endoftext|> (the start of a document)."""
+    ids = tokenizer.encode(prompt, allowed_special="all") if prompt else []
+    if not ids:
+        if tokenizer.eot_id is None:
+            raise ValueError("empty prompt and the tokenizer has no <|endoftext|> to start from")
+        ids = [tokenizer.eot_id]
+    return ids
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tinyllm generate",
+                                     description="Sample text from a checkpoint (streamed as it is drawn).")
+    parser.add_argument("--ckpt", required=True, help="checkpoint .npz written by train")
+    parser.add_argument("--prompt", default="", help="text to continue (default: start of a document)")
+    parser.add_argument("--max-new-tokens", type=int, default=200)
+    parser.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (argmax)")
+    parser.add_argument("--top-k", type=int, default=0, help="keep the k most probable tokens (0 = all)")
+    parser.add_argument("--top-p", type=float, default=0.9, help="nucleus: smallest set with mass ≥ p (1 = all)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one)")
+    parser.add_argument("--tokenizer", default=None, help="tokenizer file (default: the checkpoint's own)")
+    parser.add_argument("--no-cache", action="store_true", help="re-run the whole window every token (slow)")
+    args = parser.parse_args(argv)
+    from tinyllm.checkpoint import CheckpointError
+    try:
+        filtered_probs(np.zeros(1), args.temperature, args.top_k, args.top_p)   # check the knobs first
+        if args.max_new_tokens < 1:
+            raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
+        model, tokenizer = load_for_generation(args.ckpt, args.tokenizer)
+        prompt_ids = encode_prompt(tokenizer, args.prompt)
+        stream = Utf8Stream(tokenizer)
+        sys.stdout.write(args.prompt)
+        generate(model, prompt_ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p,
+                 np.random.default_rng(args.seed), tokenizer.eot_id, stream, not args.no_cache)
+        stream.close()
+        sys.stdout.write("\n")
+    except (CheckpointError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
