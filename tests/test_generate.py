@@ -1,0 +1,142 @@
+"""Sampling filters, their statistics, KV-cache generation vs the uncached model, streaming text."""
+import io
+import math
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograd import no_grad
+from tinyllm.generate import Utf8Stream, filtered_probs, generate, main, sample_next
+from tinyllm.model import ModelConfig, Transformer
+from tinyllm.tokenizer import Tokenizer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_numba_thread():
+    """The tiny model's kernels are too small to split over threads (see test_optim.py)."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
+
+logits_strategy = st.lists(st.floats(-8, 8), min_size=2, max_size=40).map(np.array)
+
+
+@settings(max_examples=60, deadline=None)
+@given(logits_strategy, st.floats(0.05, 1.0))
+def test_top_p_keeps_the_smallest_prefix_reaching_p(logits, p):
+    full = filtered_probs(logits)
+    kept = filtered_probs(logits, top_p=p) > 0
+    order = np.argsort(-full, kind="stable")
+    n = int(kept.sum())
+    assert kept[order[:n]].all()                                # the kept tokens are the most probable
+    mass = np.cumsum(full[order])
+    assert mass[n - 1] >= p - 1e-12                             # enough mass ...
+    assert n == 1 or mass[n - 2] < p                            # ... and one token fewer is not
+
+
+@settings(max_examples=60, deadline=None)
+@given(logits_strategy, st.integers(1, 50))
+def test_top_k_keeps_k_most_probable(logits, k):
+    probs = filtered_probs(logits, top_k=k)
+    kept = probs > 0
+    assert kept.sum() == min(k, len(logits))
+    assert logits[kept].min() >= logits[~kept].max(initial=-np.inf)
+    assert probs.sum() == pytest.approx(1.0)
+
+
+def test_temperature_zero_is_argmax_and_temperature_scales():
+    logits = np.array([0.1, 2.0, -1.0, 1.9])
+    assert sample_next(logits, temperature=0) == 1
+    assert all(sample_next(logits, 0, top_p=0.3, rng=np.random.default_rng(s)) == 1 for s in range(5))
+    cold, hot = filtered_probs(logits, 0.5), filtered_probs(logits, 2.0)
+    assert cold.max() > filtered_probs(logits).max() > hot.max()
+    with pytest.raises(ValueError, match="top_p"):
+        filtered_probs(logits, top_p=0)
+    with pytest.raises(ValueError, match="NaN"):
+        filtered_probs(np.array([0.0, np.nan]))
+
+
+def chi2_critical(df, z=3.09):
+    """Upper 0.1% point of chi-square(df) by the Wilson-Hilferty approximation (z of 0.999)."""
+    return df * (1 - 2 / (9 * df) + z * math.sqrt(2 / (9 * df))) ** 3
+
+
+@pytest.mark.parametrize("temperature,top_k,top_p", [(1.0, 0, 1.0), (0.7, 5, 1.0), (1.3, 0, 0.8), (1.0, 6, 0.9)])
+def test_sample_frequencies_match_the_filtered_distribution(temperature, top_k, top_p):
+    logits = np.random.default_rng(1).standard_normal(12) * 1.5
+    probs = filtered_probs(logits, temperature, top_k, top_p)
+    rng, n = np.random.default_rng(123), 6000
+    counts = np.bincount([sample_next(logits, temperature, top_k, top_p, rng) for _ in range(n)],
+                         minlength=len(logits))
+    assert counts[probs == 0].sum() == 0                        # filtered tokens never appear
+    kept = probs > 0
+    expected = n * probs[kept]
+    chi2 = float(((counts[kept] - expected) ** 2 / expected).sum())
+    assert chi2 < chi2_critical(max(int(kept.sum()) - 1, 1)), (chi2, counts, expected)
+
+
+def test_cached_generation_equals_uncached_tokens_and_logits():
+    cfg = ModelConfig.preset("tiny")                             # context 16
+    model = Transformer(cfg, seed=3, dtype=np.float64)           # float64: no near-tie flips
+    prompt = [5, 9, 2, 30, 7]
+    # 40 new tokens cross the context twice, so the window restart is exercised too
+    cached = generate(model, prompt, 40, temperature=0, use_cache=True)
+    uncached = generate(model, prompt, 40, temperature=0, use_cache=False)
+    assert cached == uncached and len(cached) == 40
+    seq = np.array(prompt + cached[:cfg.max_seq_len - len(prompt)])   # one full window
+    with no_grad():
+        full = model(seq[None]).data[0]                          # (T, V) in one forward
+        steps = [model(seq[None, :len(prompt)], start_pos=0).data[0]]
+        steps += [model(seq[None, t:t + 1], start_pos=t).data[0] for t in range(len(prompt), len(seq))]
+    np.testing.assert_allclose(np.concatenate(steps), full, rtol=1e-9, atol=1e-12)
+
+
+def test_sampled_generation_is_reproducible_and_stops_at_eos():
+    model = Transformer(ModelConfig.preset("tiny"), seed=0)
+    a = generate(model, [1, 2], 12, 1.0, 0, 0.95, np.random.default_rng(7))
+    b = generate(model, [1, 2], 12, 1.0, 0, 0.95, np.random.default_rng(7))
+    assert a == b
+    stream = []
+    out = generate(model, [1, 2], 50, temperature=0, stream=stream.append)
+    assert stream == out
+    eos = generate(model, [1, 2], 5, temperature=0)[2]
+    stopped = generate(model, [1, 2], 50, temperature=0, eos_id=eos)
+    assert stopped[-1] == eos and eos not in stopped[:-1]
+
+
+def test_prompt_longer_than_context_is_a_clear_error():
+    model = Transformer(ModelConfig.preset("tiny"), seed=0)
+    with pytest.raises(ValueError, match="longer than the model's context of 16"):
+        generate(model, list(range(17)), 5)
+    with pytest.raises(ValueError, match="empty"):
+        generate(model, [], 5)
+
+
+def test_stream_prints_multibyte_characters_whole():
+    tok = Tokenizer([])                                          # bytes only: é and ✓ span 2-3 tokens
+    text = "héllo ✓"
+    out = io.StringIO()
+    stream = Utf8Stream(tok, out)
+    seen = []
+    for i in tok.encode(text):
+        stream(i)
+        seen.append(out.getvalue())
+    stream.close()
+    assert out.getvalue() == text
+    assert all("\ufffd" not in s for s in seen)                  # never a half character
+    assert seen[1] == "h" and seen[2] == "hé"                    # é's first byte printed nothing
+
+
+@pytest.mark.parametrize("content,message", [(None, "not found"), (b"garbage", "not a readable checkpoint")])
+def test_cli_bad_checkpoint_is_one_clear_line(tmp_path, capsys, content, message):
+    path = tmp_path / "ckpt.npz"
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["--ckpt", str(path), "--prompt", "hi"]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
