@@ -274,7 +274,11 @@ def test_pieces_and_visualise(tok):
     assert plain.startswith("|") and "\\n" in plain and "\x1b" not in plain
     assert plain.count("|") == len(pieces) + 1 + 2  # separators, plus the two in <|endoftext|>
     colored = visualise(pieces, color=True)
-    assert colored.count("\x1b[0m") == len(pieces)
+    assert colored.count("\x1b[0m") == len(pieces) and "\u21b5\n" in colored
+    crab = tok.pieces("🦀")  # not in the training text: pieces are partial characters
+    assert len(crab) > 1 and "".join(t for t, _ in crab) == "\\xf0\\x9f\\xa6\\x80"
+    assert visualise(crab, color=False) == "|" + "|".join(t for t, _ in crab) + "|"
+    assert visualise([("\t\r", 9)], color=True).count("\\t\\r") == 1
 
 
 # -- command line --------------------------------------------------------------------

@@ -362,26 +362,33 @@ class Tokenizer:
         return lines
 
 
-def render_token(b):
-    """Token bytes as one line of printable text: invisible characters (control,
-    format, line/paragraph separators), invalid UTF-8 bytes and backslashes are
-    escaped (\\n, \\u200d, \\xff, \\\\), so nothing is hidden."""
-    s = b.replace(b"\\", b"\\\\").decode("utf-8", errors="backslashreplace")
+def escape_invisible(s):
+    """Escape the characters a reader cannot see (control, format, line and
+    paragraph separators) the way Python does: \\n, \\x1b, \\u200d."""
     return "".join(ch.encode("unicode_escape").decode("ascii")
                    if unicodedata.category(ch) in INVISIBLE else ch for ch in s)
 
 
+def render_token(b):
+    """Token bytes as one line of printable text, with nothing hidden or
+    ambiguous: invisible characters, invalid UTF-8 bytes (\\xff) and
+    backslashes (\\\\) are escaped."""
+    return escape_invisible(b.replace(b"\\", b"\\\\").decode("utf-8", errors="backslashreplace"))
+
+
 def visualise(pieces, color=None):
-    """Show tokens: alternating ANSI background colours, or |-separated
-    plain text when color is False (default: colour only on a terminal)."""
+    """Show tokens (the (text, id) pieces of Tokenizer.pieces): alternating
+    ANSI background colours, or |-separated plain text when color is False
+    (default: colour only on a terminal). Invisible characters are escaped;
+    in colour a line break shows as \u21b5 and still breaks the line."""
     if color is None:
         color = sys.stdout.isatty()
     if not color:
-        return "|" + "|".join(render_token(t.encode("utf-8")) for t, _ in pieces) + "|"
+        return "|" + "|".join(escape_invisible(t) for t, _ in pieces) + "|"
     backgrounds = ("\x1b[48;5;153m", "\x1b[48;5;223m", "\x1b[48;5;157m", "\x1b[48;5;217m")
     out = []
     for k, (t, _) in enumerate(pieces):
-        shown = t.replace("\n", "\u21b5\n")  # keep line breaks, mark them
+        shown = "\u21b5\n".join(escape_invisible(line) for line in t.split("\n"))
         out.append(backgrounds[k % len(backgrounds)] + "\x1b[30m" + shown + "\x1b[0m")
     return "".join(out)
 
