@@ -217,6 +217,10 @@ def _edit_config(folder, **changes):
     ({"model_type": "mistral"}, "model_type"),
     ({"head_dim": 8}, "head_dim"),
     ({"num_key_value_heads": 3}, "does not divide"),
+    ({"num_key_value_heads": 0}, "valid Llama"),
+    ({"num_attention_heads": 0}, "valid Llama"),
+    ({"hidden_size": "wide"}, "valid Llama"),
+    ({"vocab_size": None}, "valid Llama"),
     ({"intermediate_size": 40}, "shape"),
     ({"tie_word_embeddings": False}, "missing \\['lm_head.weight'\\]"),
 ])

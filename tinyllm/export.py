@@ -182,7 +182,7 @@ def _config_from_hf(c, where):
                       f"tinyllm needs head_dim = hidden_size / num_attention_heads")
         return ModelConfig(
             dim=dim, n_layers=int(c["num_hidden_layers"]), n_heads=n_heads,
-            n_kv_heads=int(c.get("num_key_value_heads") or n_heads),
+            n_kv_heads=n_heads if c.get("num_key_value_heads") is None else int(c["num_key_value_heads"]),
             vocab_size=int(c["vocab_size"]), hidden_dim=int(c["intermediate_size"]),
             max_seq_len=int(c.get("max_position_embeddings", 2048)),
             norm_eps=float(c.get("rms_norm_eps", 1e-6)),                # LlamaConfig's default
@@ -191,9 +191,9 @@ def _config_from_hf(c, where):
         )
     except KeyError as e:
         raise bad(f"config.json lacks {e.args[0]!r}") from None
-    except (TypeError, ValueError) as e:
-        if isinstance(e, ExportError):
-            raise
+    except ExportError:
+        raise
+    except (TypeError, ValueError, ZeroDivisionError) as e:
         raise bad(f"config.json does not describe a valid Llama: {e}") from None
 
 
