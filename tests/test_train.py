@@ -1,0 +1,163 @@
+"""The training CLI end to end on a tiny corpus: outputs, resume == uninterrupted, NaN stop, bad input."""
+import json
+import math
+import os
+import signal
+
+import numba
+import numpy as np
+import pytest
+
+from tinyllm import train
+from tinyllm.__main__ import main
+from tinyllm.checkpoint import read_checkpoint
+from tinyllm.model import Transformer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_numba_thread():
+    """The tiny model's kernels are too small to split over threads (see test_optim.py)."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """~6 kB of text with some structure (and a multi-byte character) to learn from."""
+    rng = np.random.default_rng(0)
+    words = "the king said to his queen that night was dark and cold é".split()
+    lines = [" ".join(rng.choice(words, size=8)) + "." for _ in range(120)]
+    path = tmp_path_factory.mktemp("corpus") / "text.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def train_argv(corpus, out, *extra):
+    return ["train", "--preset", "tiny", "--text", corpus, "--vocab-size", "300", "--out", str(out),
+            "--batch-size", "4", "--warmup", "2", "--lr", "3e-3", "--eval-windows", "4",
+            "--sample-tokens", "8", "--final-sample-tokens", "8", *extra]
+
+
+def records(out):
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_train_then_generate_through_the_cli(corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(train_argv(corpus, out, "--steps", "20", "--eval-every", "10")) == 0
+    for name in ("ckpt.npz", "metrics.jsonl", "loss.png", "samples.txt", "tokenizer.json", "tokenizer.vocab"):
+        assert (out / name).exists(), name
+    rs = records(out)
+    steps = [r for r in rs if "loss" in r]
+    evals = [r for r in rs if "val_loss" in r]
+    assert [r["step"] for r in steps] == list(range(1, 21))
+    assert steps[-1]["tokens"] == 20 * 4 * 16
+    assert steps[-1]["loss"] < steps[0]["loss"] - 0.5                  # it learns
+    assert len(evals) == 2 and evals[-1]["final"]
+    for e in evals:                                                    # bits per byte from nats per token
+        assert 0 < e["val_bpb"] < e["val_loss"] / math.log(2)         # a token here is > 1 byte
+    meta, params, optim = read_checkpoint(out / "ckpt.npz")
+    assert meta["step"] == 20 and "merges" in meta["tokenizer"] and set(optim) == {"m", "v", "step"}
+    assert [r["step"] for r in meta["metrics"] if "loss" in r] == list(range(1, 21))
+    assert (out / "samples.txt").read_text(encoding="utf-8").count("=== step") == 2
+    capsys.readouterr()
+
+    assert main(["generate", "--ckpt", str(out / "ckpt.npz"), "--prompt", "the king",
+                 "--max-new-tokens", "12", "--seed", "1", "--temperature", "0.8", "--top-p", "0.9"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("the king") and len(text) > len("the king\n")
+    assert main(["generate", "--ckpt", str(out / "ckpt.npz"), "--prompt", "the " * 40]) == 1
+    assert "longer than the model's context" in capsys.readouterr().err
+
+
+def test_resume_gives_exactly_the_uninterrupted_run(corpus, tmp_path, monkeypatch):
+    argv = ["--steps", "10", "--eval-every", "4"]
+    full, parts = tmp_path / "full", tmp_path / "parts"
+    assert main(train_argv(corpus, full, *argv)) == 0
+
+    real_get_batch, calls = train.get_batch, []
+    def get_batch_then_ctrl_c(*args):
+        calls.append(1)
+        if len(calls) == 6:                                            # Ctrl-C during step 6
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_get_batch(*args)
+    monkeypatch.setattr(train, "get_batch", get_batch_then_ctrl_c)
+    assert main(train_argv(corpus, parts, *argv)) == 130               # stopped after step 6, saved
+    assert read_checkpoint(parts / "ckpt.npz")[0]["step"] == 6
+    monkeypatch.setattr(train, "get_batch", real_get_batch)
+    assert main(["train", "--out", str(parts), "--resume"]) == 0       # flags come from the checkpoint
+
+    a, b = records(full), records(parts)
+    assert [r["loss"] for r in a if "loss" in r] == [r["loss"] for r in b if "loss" in r]
+    assert [r["val_loss"] for r in a if "val_loss" in r] == [r["val_loss"] for r in b if "val_loss" in r]
+    pa, pb = read_checkpoint(full / "ckpt.npz")[1], read_checkpoint(parts / "ckpt.npz")[1]
+    assert all(np.array_equal(pa[k], pb[k]) for k in pa)
+
+
+def test_nan_loss_stops_clearly_and_keeps_the_last_good_checkpoint(corpus, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    steps_done = []
+    class PoisonedAfterStep5(Transformer):
+        def forward(self, tokens, targets=None, start_pos=None):
+            result = super().forward(tokens, targets, start_pos)
+            if targets is not None and len(steps_done) >= 5:
+                result[1].data = np.float32(np.nan)
+            return result
+    real_get_batch = train.get_batch
+    def counting_get_batch(*args):
+        steps_done.append(1)
+        return real_get_batch(*args)
+    monkeypatch.setattr(train, "Transformer", PoisonedAfterStep5)
+    monkeypatch.setattr(train, "get_batch", counting_get_batch)
+    assert main(train_argv(corpus, out, "--steps", "10", "--eval-every", "3")) == 1
+    err = capsys.readouterr().err
+    assert "step 5: the loss is nan" in err and "last good state" in err and "Traceback" not in err
+    meta, params, _ = read_checkpoint(out / "ckpt.npz")
+    assert meta["step"] == 3                                           # the eval/checkpoint at step 3
+    assert all(np.isfinite(p).all() for p in params.values())
+
+
+def test_a_non_finite_state_is_never_saved_over_a_good_one(corpus, tmp_path):
+    out = tmp_path / "run"
+    assert main(train_argv(corpus, out, "--steps", "2", "--eval-every", "5")) == 0
+    before = (out / "ckpt.npz").read_bytes()
+    args, resume_from = train.parse_args(train_argv(corpus, out)[1:] + ["--resume"])
+    run = train.Run(args, resume_from)
+    run.model.norm.weight.data[0] = np.inf
+    with pytest.raises(train.TrainingError, match="not finite"):
+        run.save()
+    assert (out / "ckpt.npz").read_bytes() == before
+
+
+def test_bad_input_gives_one_clear_error(corpus, tmp_path, capsys):
+    def error_of(argv):
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip()
+        assert "Traceback" not in err
+        return err
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    assert "empty" in error_of(train_argv(str(empty), tmp_path / "a", "--steps", "1"))
+    assert "No such file" in error_of(train_argv(str(tmp_path / "missing.txt"), tmp_path / "b", "--steps", "1"))
+    out = tmp_path / "run"
+    assert main(train_argv(corpus, out, "--steps", "1")) == 0
+    assert "already holds a run" in error_of(train_argv(corpus, out, "--steps", "1"))       # not overwritten
+    assert "--batch-size 4 -> 8" in error_of(["train", "--out", str(out), "--resume", "--batch-size", "8"])
+    (out / "ckpt.npz").write_bytes(b"not a zip")
+    assert "not a readable checkpoint" in error_of(["train", "--out", str(out), "--resume"])
+
+
+def test_token_files_are_rebuilt_when_the_text_changes(corpus, tmp_path):
+    args, _ = train.parse_args(train_argv(corpus, tmp_path / "run")[1:])
+    os.makedirs(args.out)
+    first = train.prepare_data(args)[2].filename
+    again = train.prepare_data(args)[2].filename
+    assert again == first                                             # cached
+    changed = tmp_path / "changed.txt"
+    changed.write_text(open(corpus).read().replace("king", "duke"), encoding="utf-8")
+    args.text = str(changed)
+    second = train.prepare_data(args)[2].filename
+    assert second != first and not os.path.exists(first)             # rebuilt, stale file removed
