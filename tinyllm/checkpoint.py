@@ -39,6 +39,7 @@ def save_checkpoint(path, model, meta=None, optim_state=None):
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)                       # mkstemp makes it private (0600)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -50,6 +51,8 @@ def read_checkpoint(path):
     """-> (meta dict, {param name: array}, {optim key: {param name: array}}), validated."""
     if not os.path.exists(path):
         raise CheckpointError(f"checkpoint not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated?): not a zip archive")
     try:
         with np.load(path, allow_pickle=False) as z:
             files = {name: z[name] for name in z.files}
@@ -81,7 +84,7 @@ def load_model(path, dtype=None):
     meta, params, _ = read_checkpoint(path)
     try:
         cfg = ModelConfig(**meta["config"])
-    except (TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: bad model config {meta.get('config')}: {e}") from e
     dtype = dtype or next(iter(params.values())).dtype
     model = Transformer(cfg, dtype=dtype)

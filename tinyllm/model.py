@@ -39,6 +39,9 @@ class ModelConfig:
     tie_embeddings: bool = True  # output head = token embedding matrix
 
     def __post_init__(self):
+        for name in ("dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "multiple_of", "max_seq_len"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.dim % self.n_heads:
             raise ValueError(f"dim {self.dim} is not divisible by n_heads {self.n_heads}")
         if self.n_heads % self.n_kv_heads:
@@ -219,9 +222,12 @@ class Attention(Module):
         No autograd graph (generation runs under no_grad); plain NumPy on the arrays."""
         B, H, T, hd = q.shape
         Hkv, G, S = self.n_kv_heads, H // self.n_kv_heads, start_pos + T
-        if start_pos == 0 or self.cache_k is None or self.cache_k.shape[0] != B:
+        if start_pos == 0:                                   # a new sequence: a fresh cache
             self.cache_k = np.zeros((B, Hkv, self.max_positions, hd), dtype=q.dtype)
             self.cache_v = np.zeros_like(self.cache_k)
+        elif self.cache_k is None or self.cache_k.shape[0] != B:
+            raise ValueError(f"start_pos={start_pos} continues a sequence, but the KV cache holds "
+                             f"none for batch size {B}: start with start_pos=0")
         self.cache_k[:, :, start_pos:S] = k.data
         self.cache_v[:, :, start_pos:S] = v.data
         keys, values = self.cache_k[:, :, :S], self.cache_v[:, :, :S]           # (B, Hkv, S, hd)
