@@ -24,12 +24,10 @@ Sections
 Run:       python lessons/04_softmax.py        (TINYLLM_FAST=1 for a quick pass)
 Exercise:  make exercise N=04                  (write softmax_backward, cross_entropy_backward)
 """
-import time
-
 import numba
 import numpy as np
 
-from _common import max_rel_error, pick, plt, save_figure, section
+from _common import best_time, max_rel_error, pick, plt, save_figure, section
 
 import autograd.functional as F
 from autograd import Tensor, gradcheck, kernels
@@ -144,24 +142,15 @@ rows, V = pick((4096, 2048), (512, 2048))               # a batch of tokens x th
 x32 = rng.standard_normal((rows, V)).astype(np.float32) * 3
 t_targets = rng.integers(0, V, size=rows)
 
-def best_of(fn, repeat=pick(3, 2)):       # best of a few: other programs add noise
-    fn()                                                  # warm-up (and Numba compile)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
 print(f"  ({rows}, {V}) float32, best of runs     NumPy reference   kernel 1 thread   kernel 2 threads")
 for name, ref, ker in [("softmax", lambda: kernels.softmax_ref(x32), lambda: kernels.softmax(x32)),
                        ("cross-entropy forward", lambda: kernels.cross_entropy_ref(x32, t_targets),
                         lambda: kernels.cross_entropy(x32, t_targets))]:
-    t_ref = best_of(ref)
+    t_ref = best_time(ref)
     numba.set_num_threads(1)
-    t_one = best_of(ker)
+    t_one = best_time(ker)
     numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-    t_two = best_of(ker)
+    t_two = best_time(ker)
     print(f"  {name:36s} {t_ref * 1e3:9.1f} ms {t_one * 1e3:13.1f} ms {t_two * 1e3:14.1f} ms")
 y_ref64 = kernels.softmax_ref(x32.astype(np.float64))
 print(f"  accuracy vs float64: kernel max rel error {max_rel_error(kernels.softmax(x32), y_ref64, 1e-12):.1e},"

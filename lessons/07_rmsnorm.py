@@ -24,12 +24,10 @@ Sections
 Run:       python lessons/07_rmsnorm.py          (TINYLLM_FAST=1 for a quick pass)
 Exercise:  make exercise N=07                    (write rms_norm_backward)
 """
-import time
-
 import numba
 import numpy as np
 
-from _common import FAST, max_rel_error, pick, plt, save_figure, section
+from _common import best_time, max_rel_error, pick, plt, save_figure, section
 
 import autograd.functional as F
 from autograd import Tensor, gradcheck, kernels
@@ -121,15 +119,6 @@ print("  so gradient descent on x never changes a row's length directly; only w 
 section("5. Fused kernel vs composed primitives: agreement and speed")
 # The model runs float32. The fused Numba kernel sums x² in float64 and touches each row twice
 # (forward) / twice (backward); the composed version makes ~6 full passes and 3 temporaries.
-def timed(fn, repeat):
-    fn()                                                     # warm-up (and Numba compile)
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
 def fused_step(x, w):
     y = F.rms_norm(x, w, 1e-5)
     y.backward(np.ones_like(y.data))
@@ -143,13 +132,12 @@ def composed_step(x, w):
 numba.set_num_threads(1)
 D = 256                                                       # the default model's width
 rows = pick([256, 1024, 4096, 16384], [256, 2048])
-repeat = pick(9, 2)              # best of `repeat`: other programs on the machine add noise
 t_fused, t_composed = [], []
 for n in rows:
     xs = Tensor(rng.standard_normal((n, D)).astype(np.float32), requires_grad=True)
     ws = Tensor(np.ones(D, dtype=np.float32), requires_grad=True)
-    t_fused.append(timed(lambda: fused_step(xs, ws), repeat))
-    t_composed.append(timed(lambda: composed_step(xs, ws), repeat))
+    t_fused.append(best_time(lambda: fused_step(xs, ws)))         # best of repeated runs
+    t_composed.append(best_time(lambda: composed_step(xs, ws)))
     print(f"  N={n:6d} x D={D}: fused {t_fused[-1] * 1e3:7.2f} ms   composed {t_composed[-1] * 1e3:7.2f} ms"
           f"   (forward + backward, float32)")
 
