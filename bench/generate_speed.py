@@ -1,0 +1,97 @@
+"""Generation speed of the `shakespeare` model: with the KV cache and without it.
+
+256 new tokens after a 1-token prompt (random weights: speed does not depend on them), sampled
+as the CLI does (temperature 0.8, top-p 0.9). With the cache, each new token is one forward of
+a single position (start_pos = its index); without it, every step re-runs the forward over the
+whole prefix. The two alternate in rounds; we quote the median tokens/s of each.
+
+Then where the time of one cached token goes: the ops of autograd.functional (timed by
+bench/train_speed.py's OpTimer), the cached attention (model.py's _attend_with_cache, plain
+NumPy), sampling, and the rest (Python in model.py and generate.py).
+
+    .venv/bin/python bench/generate_speed.py [--tokens 256] [--rounds 3]
+"""
+import argparse
+import os
+import sys
+import time
+from collections import defaultdict
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
+os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_speed import OpTimer  # noqa: E402
+
+import tinyllm.generate as G  # noqa: E402
+from tinyllm.model import Attention, ModelConfig, Transformer  # noqa: E402
+
+
+def tokens_per_second(model, n, use_cache, seed=0):
+    t0 = time.perf_counter()
+    out = G.generate(model, [0], n, 0.8, 0, 0.9, np.random.default_rng(seed), use_cache=use_cache)
+    return len(out) / (time.perf_counter() - t0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tokens", type=int, default=256)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    model = Transformer(ModelConfig.preset("shakespeare"), seed=0)
+    print(f"shakespeare preset, {model.num_params():,} params, {args.tokens} new tokens after a 1-token "
+          f"prompt, threads {os.environ['OMP_NUM_THREADS']}")
+    G.generate(model, [0], 8)                                               # JIT, caches
+    G.generate(model, [0], 2, use_cache=False)
+    cached, uncached = [], []
+    for r in range(args.rounds):
+        cached.append(tokens_per_second(model, args.tokens, True, r))
+        uncached.append(tokens_per_second(model, args.tokens, False, r))
+        print(f"  round {r + 1}: KV cache {cached[-1]:7.1f} tok/s | no cache {uncached[-1]:6.1f} tok/s", flush=True)
+    c, u = np.median(cached), np.median(uncached)
+    print(f"\nmedian: KV cache {c:.1f} tok/s, no cache {u:.1f} tok/s -> the cache is {c / u:.1f}x faster")
+    profile(model, args.tokens)
+
+
+def profile(model, n):
+    """Time per cached token, split by what runs."""
+    extra = defaultdict(float)
+
+    def timed(key, fn):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                extra[key] += time.perf_counter() - t0
+        return wrapper
+
+    real_sample, real_attend = G.sample_next, Attention._attend_with_cache
+    G.sample_next = timed("sample_next (filter + draw)", real_sample)
+    Attention._attend_with_cache = timed("_attend_with_cache (cached attention)", real_attend)
+    try:
+        with OpTimer() as timer:
+            t0 = time.perf_counter()
+            G.generate(model, [0], n, 0.8, 0, 0.9, np.random.default_rng(0))
+            total = time.perf_counter() - t0
+    finally:
+        G.sample_next, Attention._attend_with_cache = real_sample, real_attend
+    per = lambda s: 1e3 * s / n                                             # ms per token
+    print(f"\nper cached token: {per(total):.3f} ms with the timers on ({n / total:.0f} tok/s)")
+    print(f"{'':42s}{'calls/tok':>10s}{'ms/tok':>9s}{'%':>7s}")
+    rows = [(name, timer.calls[name] / n, timer.fwd[name]) for name in timer.calls]
+    rows += [(name, None, s) for name, s in extra.items()]
+    for name, calls, s in sorted(rows, key=lambda row: -row[2]):
+        if per(s) >= 0.005:
+            print(f"{name:42s}{'' if calls is None else f'{calls:.0f}':>10s}{per(s):9.3f}{100 * s / total:6.1f}%")
+    # the cached attention runs inside no op, so op times and the extras do not overlap
+    accounted = sum(timer.fwd.values()) + sum(extra.values())
+    print(f"{'rest (Python in model.py / generate.py)':42s}{'':>10s}{per(total - accounted):9.3f}"
+          f"{100 * (total - accounted) / total:6.1f}%")
+
+
+if __name__ == "__main__":
+    main()
