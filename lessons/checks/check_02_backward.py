@@ -24,7 +24,8 @@ def check(impl):
 
     def div(a, b):
         return custom_op("div", a.data / b.data, (a, b),
-                         lambda g: impl.div_backward(a.data, b.data, g), "div_backward")
+                         lambda g: impl.div_backward(a.data, b.data, g), "div_backward",
+                         names=("a", "b"))
 
     a, b = tensor(rng, 3, 4), tensor(rng, 3, 4, positive=True)
     b.data[0] *= -1                                         # negative denominators too

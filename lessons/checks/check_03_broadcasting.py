@@ -28,7 +28,7 @@ def check(impl):
     def mul(a, b):
         return custom_op("mul", a.data * b.data, (a, b),
                          lambda g: (impl.unbroadcast(g * b.data, a.shape), impl.unbroadcast(g * a.data, b.shape)),
-                         "mul with your unbroadcast")
+                         "mul with your unbroadcast", UNBROADCAST_HINT, names=("a", "b"))
 
     for sa, sb in [((2, 3, 4), (3, 1)), ((2, 1, 4), (3, 1))]:
         gradcheck_op(f"unbroadcast in a multiply {sa} * {sb}", mul, (tensor(rng, *sa), tensor(rng, *sb)),

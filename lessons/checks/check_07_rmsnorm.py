@@ -19,7 +19,7 @@ def check(impl):
         y, rstd = kernels.rmsnorm_ref(x.data, w.data, eps)
         return custom_op("rms_norm", y, (x, w),
                          lambda g: impl.rms_norm_backward(x.data, w.data, rstd, g),
-                         "rms_norm_backward")
+                         "rms_norm_backward", names=("x", "w"))
 
     x, w = tensor(rng, 6, 10), tensor(rng, 10)
     gradcheck_op("rms_norm_backward", rms_norm, (x, w), ("x", "w"), HINT)
