@@ -1,7 +1,8 @@
 """Benchmark the Numba kernels of autograd/kernels.py against their NumPy references.
 
 Run:  OMP_NUM_THREADS=2 NUMBA_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 .venv/bin/python bench/kernels.py
-(`make bench` sets those variables.) Options: --quick (fewer repeats), --only NAME[,NAME].
+(`make bench` sets those variables.) Options: --quick (fewer repeats), --only NAME[,NAME],
+--parallel-check (also time each parallel kernel against a serial build of the same code).
 
 Shapes are the default model's: B=16, T=256, dim 256, 8 query heads, 4 kv heads,
 head dim 32, SwiGLU hidden 688, vocab 2048, N = B*T = 4096 tokens; float32.
@@ -62,7 +63,7 @@ ROWS = []  # (name, pass, numba s, reference s, reference label)
 
 def row(name, part, t_numba, t_ref, ref_label="numpy ref"):
     ROWS.append((name, part, t_numba, t_ref, ref_label))
-    print(f"{name:<34}{part:<6}{ms(t_numba)}{ms(t_ref)}{t_ref / t_numba:8.2f}x  {ref_label}", flush=True)
+    print(f"{name:<44}{part:<6}{ms(t_numba)}{ms(t_ref)}{t_ref / t_numba:8.2f}x  {ref_label}", flush=True)
 
 
 def fwd_bwd(name, fwd, fwd_ref, bwd, bwd_ref, repeat, ref_label="numpy ref"):
@@ -239,6 +240,40 @@ def startup(cache_dir):
     return float(out[0]), float(out[1]), wall
 
 
+def bench_parallel_check(r):
+    """Each `parallel=True` core against a serial compile of the same Python function."""
+    import numba
+    print("\nparallel vs serial build of the same kernel (wall-clock medians, side by side)")
+    f = DT
+    s = randn(B * H, T, T)
+    a, b = randn(N, HIDDEN), randn(N, HIDDEN)
+    logits, t = randn(N, VOCAB), rng.integers(0, VOCAB, N)
+    lse, row_loss = np.empty(N, DT), np.empty(N)
+    n = 5_000_000
+    p, g, m, v = randn(n), randn(n), np.zeros(n, DT), np.abs(randn(n))
+    q, k, vv = randn(B, H, T, HD), randn(B, HKV, T, HD), randn(B, HKV, T, HD)
+    kT, vT = np.ascontiguousarray(k.transpose(0, 1, 3, 2)), np.ascontiguousarray(vv.transpose(0, 1, 3, 2))
+    o, ls = K.causal_attention(q, k, vv, 0.17)
+    cases = [
+        ("softmax fwd", K._softmax_fwd, (s, np.empty_like(s), True)),
+        ("softmax bwd", K._softmax_bwd, (s.reshape(-1, T), s.reshape(-1, T), np.empty((B * H * T, T), DT))),
+        ("swiglu fwd", K._swiglu_fwd, (a, b, np.empty_like(a))),
+        ("swiglu bwd", K._swiglu_bwd, (a, b, a, np.empty_like(a), np.empty_like(a))),
+        ("cross_entropy fwd", K._cross_entropy_fwd, (logits, t, -100, lse, row_loss)),
+        ("cross_entropy bwd", K._cross_entropy_bwd, (logits, t, lse, -100, f(1e-4), np.zeros_like(logits))),
+        ("adamw", K._adamw_kernel, (p, g, m, v, *(f(x) for x in (1 - 1e-4, .9, .1, .95, .05, 1e-3, .5, 1e-8)))),
+        ("matmul (4096,256)@(256,688)", K._matmul_kernel,
+         (randn(1, N, DIM), randn(1, DIM, HIDDEN), np.zeros((1, N, HIDDEN), DT))),
+        ("attention fwd", K._attention_fwd, (q, kT, vv, f(0.17), o, ls)),
+        ("attention bwd", K._attention_bwd,
+         (q, k, kT, vT, o, ls, q, f(0.17), np.empty_like(q), np.zeros_like(k), np.zeros_like(k))),
+    ]
+    for name, par, args in cases:
+        ser = numba.njit(fastmath=K.FMA)(par.py_func)  # same code, prange runs as range
+        tp, ts = side_by_side([lambda: par(*args), lambda: ser(*args)], max(3, r // 2))
+        print(f"  {name:<30} parallel {ms(tp)} ms   serial {ms(ts)} ms   speed-up {ts / tp:5.2f}x", flush=True)
+
+
 def bench_startup(r):
     print("\nstart-up (fresh subprocess; import autograd.kernels + first float32 call of every kernel)")
     cache_dir = tempfile.mkdtemp(prefix="numba-cache-")
@@ -258,22 +293,31 @@ BENCHES = {"softmax": bench_softmax, "rope": bench_rope, "rmsnorm": bench_rmsnor
            "swiglu": bench_swiglu, "cross_entropy": bench_cross_entropy,
            "embedding": bench_embedding, "adamw": bench_adamw, "attention": bench_attention,
            "matmul": bench_matmul, "startup": bench_startup}
+OPTIONAL = {"parallel": bench_parallel_check}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="5 repeats instead of 15")
-    ap.add_argument("--only", default="", help="comma-separated subset of " + ",".join(BENCHES))
+    ap.add_argument("--only", default="", help="comma-separated subset of "
+                    + ",".join(list(BENCHES) + list(OPTIONAL)))
+    ap.add_argument("--parallel-check", action="store_true", help="add the parallel-vs-serial table")
     args = ap.parse_args()
     repeat = 5 if args.quick else 15
     names = args.only.split(",") if args.only else list(BENCHES)
-    threads = {v: os.environ.get(v, "unset") for v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS")}
-    print(f"kernels bench: float32, median of {repeat}, threads {threads}, numpy {np.__version__}")
-    print(f"{'kernel':<34}{'pass':<6}{'numba ms':>9}{'ref ms':>9}{'ratio':>9}  reference")
+    if args.parallel_check and "parallel" not in names:
+        names.append("parallel")
+    threads = {v: os.environ.get(v, "unset")
+               for v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    print(f"kernels bench: float32, median of {repeat}, threads {threads}, numpy {np.__version__}, "
+          f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f} at start")
+    print(f"{'kernel':<44}{'pass':<6}{'numba ms':>9}{'ref ms':>9}{'ratio':>9}  reference")
     t0 = time.perf_counter()
     for name in names:
-        BENCHES[name](repeat)
-    print(f"\nbench total {time.perf_counter() - t0:.0f} s")
+        {**BENCHES, **OPTIONAL}[name](repeat)
+    print(f"\nbench total {time.perf_counter() - t0:.0f} s, load average {os.getloadavg()[0]:.1f} at end"
+          " (> 2 means other processes shared the 2 cores: absolute times are inflated, "
+          "ratios less so)")
 
 
 if __name__ == "__main__":
