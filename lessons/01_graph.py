@@ -3,7 +3,7 @@
 Training a network means: compute a loss from the parameters, then find how the loss changes
 when each parameter changes (the gradient), and step the parameters downhill. The engine that
 finds gradients is reverse-mode automatic differentiation, and it is small enough to read in
-one sitting: autograd/tensor.py (213 lines) and autograd/functional.py.
+one sitting: autograd/tensor.py and autograd/functional.py.
 
 The idea: every operation records what it was computed from and how to pass a gradient back.
 The records form a graph; `backward()` walks it from the loss back to the parameters, applying

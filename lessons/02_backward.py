@@ -122,8 +122,8 @@ print("  library div:               ", gradcheck(F.div, a, b))
 # ============================================================================================
 section("5. What gradcheck catches: a 1% error, a wrong sign, a missing term")
 # A backward that is almost right still trains (badly, and you won't know why). gradcheck's
-# tolerance, 1e-6, is five orders of magnitude above its own noise (~1e-10, section 3) and
-# four below a 1% mistake.
+# tolerance, 1e-6, sits about four orders of magnitude above its own noise (~1e-10, sections 3
+# and 4) and four below a 1% mistake (1e-2).
 def mul_missing_term(a, b):
     """y = a·a·b with the product rule half-applied: dy/da = a·b instead of 2·a·b."""
     y = a.data * a.data * b.data
