@@ -49,7 +49,7 @@ def filtered_probs(logits, temperature=1.0, top_k=0, top_p=1.0):
         return probs
     e = np.exp((z - z.max()) / temperature)
     probs = e / e.sum()
-    order = np.argsort(-probs, kind="stable")                            # most probable first
+    order = np.argsort(-z, kind="stable")                                # most probable first
     keep = len(z)
     if top_k:
         keep = min(keep, top_k)
