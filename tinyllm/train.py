@@ -25,8 +25,8 @@ short sample, and a checkpoint. OUT holds:
     tokenizer.json  the tokenizer (and tokenizer.vocab, a readable listing)
 
 --resume continues from OUT/ckpt.npz exactly where it stopped (same batches, same losses as an
-uninterrupted run); Ctrl-C stops at the end of the current step and saves first. A NaN or inf
-loss stops training with an error; the checkpoint on disk is the last good one. With --steps
+uninterrupted run); Ctrl-C or SIGTERM stops at the end of the current step and saves first. A
+NaN or inf loss stops training with an error; the checkpoint on disk is the last good one. With --steps
 the run is deterministic for a given --seed; with --minutes the lr follows the clock (the
 cosine runs over training time, as torch_ref's --minutes), so it is not.
 """
@@ -354,11 +354,12 @@ class Run:
         tokens_per_step = a.batch_size * a.context * a.grad_accum
         stop = {"requested": False}
 
-        def on_sigint(signum, frame):                      # finish the step, save, stop
+        def on_stop_signal(signum, frame):                 # Ctrl-C or kill: finish the step, save, stop
             stop["requested"] = True
-            signal.signal(signal.SIGINT, signal.default_int_handler)   # a 2nd Ctrl-C stops now
+            signal.signal(signal.SIGINT, signal.default_int_handler)   # a second one stops at once
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-        previous_handler = signal.signal(signal.SIGINT, on_sigint)
+        previous_handlers = {s: signal.signal(s, on_stop_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         progress = Progress(a.log_every)
         recent = []                                        # recent step times, for tokens/s and ETA
         self.metrics_file = open(self.metrics_path, "a", encoding="utf-8")
@@ -390,7 +391,8 @@ class Run:
             self.evaluate_and_save(progress, final=True)
         finally:
             self.metrics_file.close()
-            signal.signal(signal.SIGINT, previous_handler)
+            for s, handler in previous_handlers.items():
+                signal.signal(s, handler)
         return 0
 
 
