@@ -208,6 +208,13 @@ def test_save_load_identical(tok, tmp_path):
     assert "pickle" not in text and json.loads(text)["format"] == "tinyllm-bpe"
 
 
+def test_dumps_loads(tok):
+    text = tok.dumps()
+    assert Tokenizer.loads(text).merges == tok.merges
+    with pytest.raises(ValueError, match="^checkpoint meta: not a valid tokenizer"):
+        Tokenizer.loads(text[:-10], source="checkpoint meta")
+
+
 def test_save_load_gpt2_pattern_no_merges(tmp_path):
     tok = Tokenizer([], GPT2_PATTERN, ())
     tok.save(tmp_path / "t.json")
@@ -236,6 +243,7 @@ def corrupt(tmp_path, tok, edit):
     (lambda o: o["merges"].__setitem__(3, [1, "a"]), "merge 3"),
     (lambda o: o["special_tokens"].update({ENDOFTEXT: 5}), "special_tokens"),
     (lambda o: o.pop("special_tokens"), "special_tokens"),
+    (lambda o: o.update(special_tokens={"": 376}), "non-empty strings"),
 ])
 def test_corrupt_files_give_clear_errors(tok, tmp_path, edit, message):
     with pytest.raises(ValueError, match=message):

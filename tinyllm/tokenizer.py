@@ -301,8 +301,8 @@ class Tokenizer:
 
     # -- files -------------------------------------------------------------
 
-    def save(self, path):
-        """Write the tokenizer as JSON, one merge per line; no pickle."""
+    def dumps(self):
+        """The tokenizer as JSON text, one merge per line; no pickle."""
         header = {"format": FORMAT, "version": VERSION, "pattern": self.pattern,
                   "special_tokens": self.special_tokens}
         lines = [json.dumps(header, ensure_ascii=False)[:-1] + ', "merges": [']
@@ -310,40 +310,49 @@ class Tokenizer:
         if self.merges:
             lines[-1] = lines[-1][:-1]
         lines.append("]}")
+        return "\n".join(lines) + "\n"
+
+    def save(self, path):
         with open(path, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write(self.dumps())
 
     @classmethod
     def load(cls, path):
-        """Read a file written by save(), checking it thoroughly."""
+        """Read a file written by save()."""
         with open(path, encoding="utf-8") as f:
-            text = f.read()
+            return cls.loads(f.read(), source=path)
+
+    @classmethod
+    def loads(cls, text, source="tokenizer text"):
+        """Parse the text of dumps(), checking it thoroughly; errors name source."""
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not a valid tokenizer file (truncated or corrupt?): {e}") from None
+            raise ValueError(f"{source}: not a valid tokenizer file (truncated or corrupt?): {e}") from None
         if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-            raise ValueError(f"{path}: not a {FORMAT} file (missing 'format': '{FORMAT}')")
+            raise ValueError(f"{source}: not a {FORMAT} file (missing 'format': '{FORMAT}')")
         if obj.get("version") != VERSION:
-            raise ValueError(f"{path}: unsupported version {obj.get('version')!r}, expected {VERSION}")
+            raise ValueError(f"{source}: unsupported version {obj.get('version')!r}, expected {VERSION}")
         pattern, merges, specials = obj.get("pattern"), obj.get("merges"), obj.get("special_tokens")
         if not isinstance(pattern, str):
-            raise ValueError(f"{path}: 'pattern' must be a string")
+            raise ValueError(f"{source}: 'pattern' must be a string")
         try:
             regex.compile(pattern)
         except regex.error as e:
-            raise ValueError(f"{path}: 'pattern' is not a valid regex: {e}") from None
+            raise ValueError(f"{source}: 'pattern' is not a valid regex: {e}") from None
         if not isinstance(merges, list):
-            raise ValueError(f"{path}: 'merges' must be a list")
+            raise ValueError(f"{source}: 'merges' must be a list")
         for k, m in enumerate(merges):
             ok = (isinstance(m, list) and len(m) == 2 and all(type(t) is int for t in m)
                   and all(0 <= t < 256 + k for t in m))
             if not ok:
-                raise ValueError(f"{path}: merge {k} is {m!r}; expected [a, b] with ids "
+                raise ValueError(f"{source}: merge {k} is {m!r}; expected [a, b] with ids "
                                  f"0 <= id < {256 + k} (tokens that exist before it)")
-        expected = {s: 256 + len(merges) + i for i, s in enumerate(specials or {})}
-        if not isinstance(specials, dict) or specials != expected:
-            raise ValueError(f"{path}: 'special_tokens' must map each special to the ids "
+        if not isinstance(specials, dict) or "" in specials:
+            raise ValueError(f"{source}: 'special_tokens' must be a dict of non-empty strings to ids")
+        expected = {s: 256 + len(merges) + i for i, s in enumerate(specials)}
+        if specials != expected:
+            raise ValueError(f"{source}: 'special_tokens' must map each special to the ids "
                              f"after the merges, in order: {expected}")
         return cls(merges, pattern, list(specials))
 
