@@ -262,7 +262,7 @@ def attention_maps(model, tokens):
     return np.stack(maps)
 
 
-text = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun."
+text = "Romeo.\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun."
 ids = tok.encode(text)[: min(40, model.cfg.max_seq_len)]
 labels = [tok.decode([i]) for i in ids]
 maps = attention_maps(model, ids)

@@ -172,7 +172,7 @@ print("decode(encode(text)) == text on held-out text, Greek, emoji and control c
 
 # ============================================================================================
 section("6. Looking at tokens")
-passage = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n" \
+passage = "Romeo.\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n" \
           "Arise, fair sun, and kill the envious moon, 1597."
 pieces = tok.pieces(passage)
 print(visualise(pieces, color=False))

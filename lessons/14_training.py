@@ -73,7 +73,7 @@ args, _ = train.parse_args(text_flag + [
     "--out", str(RUN_DIR), "--vocab-size", "512", "--context", "64", "--batch-size", "16",
     "--minutes", str(SECONDS / 60), "--lr", "3e-3", "--min-lr", "3e-4", "--warmup", "30",
     "--eval-every", "40", "--eval-windows", "8", "--log-every", "25",
-    "--sample-prompt", "ROMEO:", "--sample-tokens", "16", "--final-sample-tokens", "80"])
+    "--sample-prompt", "Romeo.\n", "--sample-tokens", "16", "--final-sample-tokens", "80"])
 t0 = time.perf_counter()
 run = train.Run(args)                          # tokenizer + token files (+ a default model we replace)
 tok, train_ids, val_ids = run.tokenizer, run.train_ids, run.val_ids
