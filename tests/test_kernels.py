@@ -472,3 +472,26 @@ def test_dtype_in_is_dtype_out(rng, dtype):
     y, rstd = K.rmsnorm(x, w64, 1e-5)
     assert y.dtype == dtype and rstd.dtype == dtype
     assert K.swiglu(x, x.astype(np.float64)).dtype == dtype
+
+
+# --- the vectorisable float32 exp -----------------------------------------------------
+
+def test_expf_accuracy_and_limits():
+    from numba import njit
+
+    @njit
+    def expf_all(x, out):
+        for i in range(x.size):
+            out[i] = K._expf(x[i])
+
+    x = np.linspace(-87.3, 88.3, 1_000_003).astype(np.float32)      # the normal range
+    out = np.empty_like(x)
+    expf_all(x, out)
+    truth = np.exp(x.astype(np.float64))
+    assert np.max(np.abs(out - truth) / truth) < 2e-7                # about 1 ulp
+    special = np.array([-np.inf, -1000.0, 0.0, 1.0, 1000.0, np.inf, np.nan], dtype=np.float32)
+    out = np.empty_like(special)
+    expf_all(special, out)
+    assert out[0] == 0.0 and out[1] == 0.0 and out[2] == 1.0
+    assert out[3] == pytest.approx(np.e, rel=1e-7)
+    assert out[4] == np.inf and out[5] == np.inf and np.isnan(out[6])
