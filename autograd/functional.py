@@ -317,6 +317,12 @@ def matmul(a, b):
     """y = a @ b, batched over leading axes with broadcasting.
     dL/da = g @ bᵀ,  dL/db = aᵀ @ g  (then summed over broadcast batch axes)."""
     a, b = _pair(a, b)
+    if a.ndim == 1:                      # a vector is a 1-row matrix, as in NumPy
+        y = matmul(reshape(a, 1, a.shape[0]), b)
+        return reshape(y, *y.shape[:-2], y.shape[-1])
+    if b.ndim == 1:                      # ... or a 1-column matrix on the right
+        y = matmul(a, reshape(b, b.shape[0], 1))
+        return reshape(y, *y.shape[:-1])
     y = np.matmul(a.data, b.data)
     def backward(g):
         if a.requires_grad:

@@ -75,7 +75,8 @@ def test_max_splits_gradient_between_ties():
 
 
 @pytest.mark.parametrize("shapes", [((4, 3), (3, 5)), ((2, 4, 3), (3, 5)), ((2, 4, 3), (2, 3, 5)),
-                                    ((1, 4, 3), (2, 3, 5)), ((4, 3), (2, 3, 5))], ids=str)
+                                    ((1, 4, 3), (2, 3, 5)), ((4, 3), (2, 3, 5)),
+                                    ((3,), (3, 5)), ((2, 4, 3), (3,)), ((3,), (3,))], ids=str)
 def test_matmul_batched_and_broadcast(shapes):
     gradcheck(lambda a, b: a @ b, t(*shapes[0]), t(*shapes[1]))
 
