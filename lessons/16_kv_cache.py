@@ -1,0 +1,160 @@
+"""Lesson 16 — The KV cache: generating without recomputing the past.
+
+To generate token t+1 the model needs the logits at position t. The obvious way runs the whole
+sequence 0..t through the model again, every step: step t costs t positions, and n tokens cost
+~n²/2 positions in total. But in a causal model nothing at positions 0..t-1 depends on what
+comes later, so the keys and values each layer computed for them last step are still exactly
+right. Keep them — the KV cache — and each step only has to process the ONE new token: compute
+its q, k, v, append k and v to the cache, attend over the cache.
+
+In the library:
+
+    tinyllm/model.py     Transformer.forward(tokens, start_pos=...)   the inference path
+                         Attention._attend_with_cache                  append to the cache, attend
+    autograd/kernels.py  softmax(x, causal=True) with S > T            query i sees keys j ≤ i + S − T
+    tinyllm/generate.py  generate(..., use_cache=True/False)           prefill once, then one token a step
+
+Sections
+  1. Cached == uncached, logit for logit
+  2. Prefill in chunks: the causal mask with an offset
+  3. Inside the cache
+  4. How much faster (figure)
+  5. How much memory
+
+Run:       python lessons/16_kv_cache.py          (TINYLLM_FAST=1 for a quick pass)
+Exercise:  python lessons/exercise.py 16          (write the cache update and the attention over it)
+"""
+import numpy as np
+
+from _common import best_time, pick, plt, save_figure, section, max_rel_error
+
+from autograd import kernels, no_grad
+from tinyllm.generate import generate
+from tinyllm.model import ModelConfig, Transformer
+
+rng = np.random.default_rng(0)
+
+
+# ============================================================================================
+section("1. Cached == uncached")
+# A random model in float64 (the cache needs no training to be right or wrong). Feed a prompt
+# of 6 tokens with start_pos=0 (the "prefill": it fills the cache for positions 0..5), then
+# one token at a time with start_pos = its position. At every step compare the new token's
+# logits with a full uncached forward over the whole sequence so far.
+cfg = ModelConfig(dim=32, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=64, max_seq_len=32)
+model = Transformer(cfg, seed=1, dtype=np.float64)
+seq = rng.integers(0, cfg.vocab_size, 16)
+with no_grad():
+    cached = model(seq[None, :6], start_pos=0).data                  # (1, 6, V): prefill
+    worst = max_rel_error(cached, model(seq[None, :6]).data, floor=1e-8)
+    for t in range(6, len(seq)):
+        step = model(seq[None, t:t + 1], start_pos=t).data           # (1, 1, V): ONE token
+        full = model(seq[None, :t + 1]).data[:, -1:]                # the whole sequence again
+        worst = max(worst, max_rel_error(step, full, floor=1e-8))
+print(f"prefill 6 tokens + 10 single steps: max rel error, cached vs uncached logits {worst:.1e}")
+assert worst < 1e-10
+
+
+# ============================================================================================
+section("2. Prefill in chunks")
+# A step may also feed several new tokens at once (a long prompt in chunks, or speculative
+# decoding). Then T new queries meet S = start_pos + T keys: query i (the i-th new token, at
+# absolute position start_pos + i) may see keys j ≤ start_pos + i = i + (S − T). That offset is
+# built into the library's causal softmax (autograd/kernels.py `softmax`, causal with S > T):
+scores = rng.standard_normal((3, 7))                                # T = 3 new queries, S = 7 keys
+probs = kernels.softmax(scores, causal=True)
+print("which keys each of 3 new queries sees when 4 are already cached (S=7, T=3):")
+print((probs > 0).astype(int))
+assert np.array_equal(probs > 0, np.tri(3, 7, k=4, dtype=bool))
+with no_grad():
+    parts = [model(seq[None, a:b], start_pos=a).data for a, b in ((0, 5), (5, 9), (9, 10), (10, 16))]
+    chunked = np.concatenate(parts, axis=1)
+    err = max_rel_error(chunked, model(seq[None]).data, floor=1e-8)
+print(f"16 tokens fed as chunks of 5, 4, 1, 6: max rel error vs one full forward {err:.1e}")
+assert err < 1e-10
+
+
+# ============================================================================================
+section("3. Inside the cache")
+# Every layer's Attention holds cache_k and cache_v of shape (B, Hkv, max_seq_len, hd): written
+# up to the last position fed, zeros after. With GQA it holds Hkv heads, not H (lesson 09).
+attn = model.layers[0].attention
+print(f"layer 0: cache_k {attn.cache_k.shape} = (B, Hkv, max_seq_len, head_dim), {attn.cache_k.dtype}")
+filled = np.abs(attn.cache_k).sum(axis=(0, 1, 3)) > 0
+print(f"positions holding keys: 0..{np.flatnonzero(filled).max()} (we fed 16 tokens); the rest is still zero")
+assert filled[:16].all() and not filled[16:].any()
+# The cached keys are the keys a full forward computes: RMSNorm → wk → RoPE at their positions.
+with no_grad():
+    xn = model.layers[0].attention_norm(model.tok_embeddings(seq[None]))
+    k = attn.wk(xn).reshape(1, 16, cfg.n_kv_heads, cfg.head_dim)
+    k = kernels.rope(k.data, model.rope_cos[:16], model.rope_sin[:16]).transpose(0, 2, 1, 3)
+err = max_rel_error(attn.cache_k[:, :, :16], k, floor=1e-8)
+print(f"cache_k[:, :, :16] vs keys recomputed from scratch: max rel error {err:.1e}")
+assert err < 1e-10
+
+
+# ============================================================================================
+section("4. How much faster")
+# What does it cost to get the logits of the token at position t?
+#   without the cache: a forward over all t tokens (tinyllm/generate.py with use_cache=False);
+#   with the cache: a forward over ONE token that attends over t cached keys.
+# We time both for several t (best of a few runs, so other programs on the machine disturb the
+# numbers less). The uncached cost grows linearly with t; the cached one stays nearly flat (its
+# attention over t keys grows too, but it is a small share of the work at this size).
+big = Transformer(ModelConfig(dim=128, n_layers=4, n_heads=4, n_kv_heads=2, vocab_size=512,
+                              max_seq_len=256), seed=0)
+ctx = rng.integers(0, 512, 256)
+lengths = pick([8, 32, 64, 96, 128, 160, 192, 224, 256], [8, 64, 128])
+uncached_ms, cached_ms = [], []
+with no_grad():
+    for t in lengths:
+        uncached_ms.append(1e3 * best_time(lambda: big(ctx[None, :t])))
+        big(ctx[None, :t - 1], start_pos=0) if t > 1 else None            # prefill positions 0..t-2
+        cached_ms.append(1e3 * best_time(lambda: big(ctx[None, t - 1:t], start_pos=t - 1)))
+        print(f"token at position {t:3d}: without cache {uncached_ms[-1]:7.1f} ms, with cache {cached_ms[-1]:5.1f} ms "
+              f"({uncached_ms[-1] / cached_ms[-1]:.0f}×)")
+assert uncached_ms[-1] > 3 * cached_ms[-1], "at a long context the cached step should be much cheaper"
+
+# Generating n tokens costs the sum over positions: ~n²/2 token-forwards without the cache, n with it.
+n = lengths[-1]
+total_uncached = np.trapezoid(uncached_ms, lengths) / 1e3
+total_cached = np.trapezoid(cached_ms, lengths) / 1e3
+print(f"estimated time to generate {n} tokens: without cache {total_uncached:.1f} s, with {total_cached:.2f} s")
+same = generate(big, [0], 20, temperature=0, use_cache=True) == generate(big, [0], 20, temperature=0, use_cache=False)
+print(f"generate(): greedy text identical with and without the cache: {same}")
+assert same
+
+fig, ax = plt.subplots(figsize=(8, 4.2))
+ax.plot(lengths, uncached_ms, "o-", label="without cache: forward over all t tokens")
+ax.plot(lengths, cached_ms, "s-", label="with KV cache: one token, attends over t cached keys")
+ax.set_xlabel("position t of the token being generated")
+ax.set_ylabel("time for that step (ms, best of a few)")
+ax.set_title(f"Cost of one generation step, {big.num_params() / 1e6:.2f} M-parameter model")
+ax.set_ylim(bottom=0)
+ax.legend()
+save_figure(fig, "16_kv_cache_timing.png")
+
+
+# ============================================================================================
+section("5. How much memory")
+# Per token, every layer stores one key and one value vector per kv head:
+#     bytes = 2 (k and v) · n_layers · n_kv_heads · head_dim · bytes per number
+# times the context length, times the batch. GQA divides it by n_heads / n_kv_heads.
+print(f"{'model':26s} {'per token':>10s} {'full context':>14s}")
+for name, (layers, hkv, hd, ctx, nbytes) in {
+        "tinyllm 'shakespeare' fp32": (6, 4, 32, 256, 4),
+        "llama2.c stories15M fp32": (6, 6, 48, 256, 4),
+        "Llama 2 7B fp16": (32, 32, 128, 4096, 2),
+        "Llama 2 70B fp16 (GQA)": (80, 8, 128, 4096, 2)}.items():
+    per_token = 2 * layers * hkv * hd * nbytes
+    print(f"{name:26s} {per_token / 1024:8.1f} KiB {per_token * ctx / 2**20:12.1f} MiB  (context {ctx})")
+c = ModelConfig.preset("shakespeare")
+m = Transformer(c)
+with no_grad():
+    m(np.zeros((1, 1), dtype=np.int64), start_pos=0)
+held = sum(l.attention.cache_k.nbytes + l.attention.cache_v.nbytes for l in m.layers)
+assert held == 2 * c.n_layers * c.n_kv_heads * c.head_dim * c.max_seq_len * 4
+print(f"the 'shakespeare' model's caches, allocated: {held / 2**20:.1f} MiB — as the formula says")
+
+print("\nNext: lesson 17, taking the model out of tinyllm: llama2.c and Hugging Face. "
+      "Exercise: python lessons/exercise.py 16")

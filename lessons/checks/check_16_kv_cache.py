@@ -1,0 +1,54 @@
+"""Check for exercise 16: impl.attend_with_cache, fed a sequence in pieces, against full causal
+attention over the whole sequence (autograd/kernels.py causal_attention_ref) and against the
+model's own cached path (tinyllm/model.py Attention._attend_with_cache)."""
+import numpy as np
+
+from _harness import CheckFailure, expect_close
+from autograd import Tensor, kernels
+from tinyllm.model import ModelConfig, Transformer
+
+HINT_MASK = ("new token i sits at position start_pos + i: it may see keys 0 .. start_pos + i and no later one, "
+             "so when T > 1 the new tokens need a causal mask among themselves (lessons/16_kv_cache.py, section 2)")
+HINT_GQA = "query head h reads kv head h // (H // Hkv): repeat each cached kv head for its group (lesson 09)"
+
+
+def check(impl):
+    rng = np.random.default_rng(16)
+    B, H, Hkv, hd, max_len = 2, 4, 2, 8, 24
+    total = 16
+    q_all = rng.standard_normal((B, H, total, hd))
+    k_all = rng.standard_normal((B, Hkv, total, hd))
+    v_all = rng.standard_normal((B, Hkv, total, hd))
+    expected, _ = kernels.causal_attention_ref(q_all, k_all, v_all, 1.0 / np.sqrt(hd))   # (B, H, 16, hd)
+
+    cache_k = np.zeros((B, Hkv, max_len, hd))
+    cache_v = np.zeros((B, Hkv, max_len, hd))
+    # a prefill of 5, three single tokens, a chunk of 4, a single token, a chunk of 3
+    for start, stop in ((0, 5), (5, 6), (6, 7), (7, 8), (8, 12), (12, 13), (13, 16)):
+        sl = slice(start, stop)
+        o = impl.attend_with_cache(cache_k, cache_v, q_all[:, :, sl], k_all[:, :, sl], v_all[:, :, sl], start)
+        kind = "single token" if stop - start == 1 else f"chunk of {stop - start} tokens"
+        what = f"attend_with_cache(start_pos={start}, {kind}) vs full causal attention"
+        expect_close(what, o, expected[:, :, sl], HINT_MASK if stop - start > 1 else HINT_GQA, tol=1e-10)
+        expect_close(f"attend_with_cache(start_pos={start}): cache_k[:, :, {start}:{stop}] after the call",
+                     cache_k[:, :, sl], k_all[:, :, sl],
+                     "write k into cache_k[:, :, start_pos:start_pos + T] in place", tol=0)
+        expect_close(f"attend_with_cache(start_pos={start}): cache_v[:, :, {start}:{stop}] after the call",
+                     cache_v[:, :, sl], v_all[:, :, sl],
+                     "write v into cache_v[:, :, start_pos:start_pos + T] in place", tol=0)
+    if np.any(cache_k[:, :, total:]) or np.any(cache_v[:, :, total:]):
+        raise CheckFailure("attend_with_cache wrote past start_pos + T (error: cache positions >= 16 are not zero)"
+                           "\nHINT: write exactly positions start_pos .. start_pos + T - 1")
+
+    # the model's own cached attention (the library) gives the same numbers for a chunk at an offset
+    cfg = ModelConfig(dim=32, n_heads=H, n_kv_heads=Hkv, n_layers=1, vocab_size=8, max_seq_len=max_len)
+    attn = Transformer(cfg, dtype=np.float64).layers[0].attention
+    hd = cfg.head_dim
+    q, k, v = rng.standard_normal((B, H, 7, hd)), rng.standard_normal((B, Hkv, 7, hd)), rng.standard_normal((B, Hkv, 7, hd))
+    attn._attend_with_cache(Tensor(q[:, :, :3]), Tensor(k[:, :, :3]), Tensor(v[:, :, :3]), 0)
+    lib = attn._attend_with_cache(Tensor(q[:, :, 3:]), Tensor(k[:, :, 3:]), Tensor(v[:, :, 3:]), 3).data
+    ck, cv = np.zeros((B, Hkv, max_len, hd)), np.zeros((B, Hkv, max_len, hd))
+    impl.attend_with_cache(ck, cv, q[:, :, :3], k[:, :, :3], v[:, :, :3], 0)
+    mine = impl.attend_with_cache(ck, cv, q[:, :, 3:], k[:, :, 3:], v[:, :, 3:], 3)
+    expect_close("attend_with_cache(start_pos=3, chunk of 4) vs tinyllm Attention._attend_with_cache",
+                 mine, lib, HINT_MASK, tol=1e-10)
