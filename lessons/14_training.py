@@ -156,7 +156,7 @@ print(f"train loss: first step {y[0]:.3f}, mean of the last {k} steps {smooth[-1
       f"held-out loss {final['val_loss']:.3f} nats/token = {final['val_bpb']:.3f} bits per byte")
 # Bits per byte does not depend on the tokenizer: nats per token / ln 2 / bytes per token.
 # (A bigger vocabulary gives fewer, longer tokens: higher loss per token, same bits per byte.)
-assert final["val_loss"] < math.log(cfg.vocab_size) - 0.2, "training should have lowered the held-out loss"
+assert final["val_loss"] < before["val_loss"] - 0.05, "training should have lowered the held-out loss"
 
 fig, ax = plt.subplots(figsize=(8, 4.5))
 ax.plot(x, y, color="tab:blue", alpha=0.3, lw=0.8, label="train loss per step")
@@ -183,7 +183,7 @@ section("6. A sample")
 # Run writes a sample at every evaluation to samples.txt (temperature 0.8, top-p 0.9; lesson 15
 # explains both). The first is noise; the last has learned words, names and line breaks.
 samples = (RUN_DIR / "samples.txt").read_text().strip().split("=== step ")[1:]
-for which, block in (("first", samples[0]), ("last", samples[-1])):
+for which, block in (("first", samples[0]), ("last", samples[-1]))[: min(2, len(samples))]:
     header, body = block.split(" ===\n", 1)
     print(f"--- the {which} sample, step {header}:\n{body.strip()}\n")
 print(f"\nThe checkpoint {RUN_DIR / 'ckpt.npz'} holds the model, the optimizer state, the tokenizer and "

@@ -113,7 +113,7 @@ with no_grad():
         cached_ms.append(1e3 * best_time(lambda: big(ctx[None, t - 1:t], start_pos=t - 1)))
         print(f"token at position {t:3d}: without cache {uncached_ms[-1]:7.1f} ms, with cache {cached_ms[-1]:5.1f} ms "
               f"({uncached_ms[-1] / cached_ms[-1]:.0f}×)")
-assert uncached_ms[-1] > 3 * cached_ms[-1], "at a long context the cached step should be much cheaper"
+assert sum(uncached_ms) > 2 * sum(cached_ms), "over these lengths the cached steps should be much cheaper"
 
 # Generating n tokens costs the sum over positions: ~n²/2 token-forwards without the cache, n with it.
 n = lengths[-1]
