@@ -217,7 +217,7 @@ print(f"composed by hand vs finite differences:                     {res}")
 section("7. What a trained model attends to")
 # Random weights attend almost uniformly. A trained model's heads specialise. We need one:
 # the checkpoint of `make train-shakespeare` if it exists, else the small model lesson 14
-# trains (if lesson 14 has not run yet, we run it now: ~30 s, ~10 s with TINYLLM_FAST=1).
+# trains (if lesson 14 has not run yet, we run it now: ~30 s, ~15 s with TINYLLM_FAST=1).
 from tinyllm.generate import load_for_generation  # noqa: E402
 
 CHECKPOINTS = [REPO_DIR / "runs" / "shakespeare" / "ckpt.npz", OUT_DIR / "14_shakespeare" / "ckpt.npz"]
@@ -227,8 +227,10 @@ def get_trained_model():
     """(model, tokenizer, checkpoint path) of the first checkpoint that exists."""
     if not any(p.exists() for p in CHECKPOINTS):
         print("no trained model yet: running lessons/14_training.py to make one ...", flush=True)
-        subprocess.run([sys.executable, str(Path(__file__).with_name("14_training.py"))], check=True,
-                       stdout=subprocess.DEVNULL)
+        done = subprocess.run([sys.executable, str(Path(__file__).with_name("14_training.py"))],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"lesson 14 failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     path = next(p for p in CHECKPOINTS if p.exists())
     model, tokenizer = load_for_generation(str(path))
     return model, tokenizer, str(path.relative_to(REPO_DIR))

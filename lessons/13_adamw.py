@@ -142,7 +142,9 @@ section("3. Bias correction")
 # m and v start at 0, so early on they are biased towards 0: after one step m = (1−β1)·g, a
 # tenth of g. Dividing by (1 − β1ᵗ) undoes exactly that: at t = 1, m̂ = g and v̂ = g², so the
 # first update is lr · g/|g| = ±lr for EVERY element, whatever the gradient's scale.
-# Without the correction the first steps would be too small by (1−β1)/√(1−β2) ≈ 1.
+# Without the correction the first update would be lr·(1−β1)/√(1−β2)·sign(g): 3.2× too large
+# with the common β2 = 0.999, right with β2 = 0.99 only by coincidence — and the two biases
+# fade at different speeds (the factors printed below), so early steps would be off either way.
 # (eps = 1e-8 in the denominator makes it a hair smaller when |g| is tiny.)
 for scale in (1e-4, 1.0, 1e3):
     p, m, v = np.zeros(3), np.zeros(3), np.zeros(3)

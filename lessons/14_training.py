@@ -44,7 +44,7 @@ from tinyllm.model import ModelConfig, Transformer
 from tinyllm.optim import AdamW, clip_grad_norm
 
 RUN_DIR = OUT_DIR / "14_shakespeare"           # the checkpoint lessons 09 and 15 load
-SECONDS = pick(25, 8)                          # training-time budget of section 4
+SECONDS = pick(20, 8)                          # training-time budget of section 4
 rng = np.random.default_rng(0)
 
 
@@ -99,7 +99,7 @@ model = Transformer(cfg, seed=args.seed)
 model.summary()
 # With small random weights the logits are ~0, the prediction is ~uniform over V tokens, and the
 # cross-entropy is ln V. A model that starts far above ln V is broken (e.g. a bad init scale).
-eval_ids = val_ids[: pick(40_000, 12_000)]               # a fixed slice of held-out tokens
+eval_ids = val_ids[: pick(20_000, 8_000)]               # a fixed slice of held-out tokens
 before = train.evaluate(model, eval_ids, 64, 16, run.token_bytes)
 print(f"held-out loss at init: {before['val_loss']:.3f} nats/token; ln V = ln {cfg.vocab_size} = "
       f"{math.log(cfg.vocab_size):.3f}")

@@ -41,12 +41,14 @@ from tinyllm.generate import filtered_probs, generate, load_for_generation, samp
 # ============================================================================================
 section("1. The model's next-token distribution")
 # A trained model: the checkpoint of `make train-shakespeare` if there is one, else the small
-# model of lesson 14 (run now if needed: ~30 s, ~10 s with TINYLLM_FAST=1).
+# model of lesson 14 (run now if needed: ~30 s, ~15 s with TINYLLM_FAST=1).
 CHECKPOINTS = [REPO_DIR / "runs" / "shakespeare" / "ckpt.npz", OUT_DIR / "14_shakespeare" / "ckpt.npz"]
 if not any(p.exists() for p in CHECKPOINTS):
     print("no trained model yet: running lessons/14_training.py to make one ...", flush=True)
-    subprocess.run([sys.executable, str(Path(__file__).with_name("14_training.py"))], check=True,
-                   stdout=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("14_training.py"))],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"lesson 14 failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
 ckpt = next(p for p in CHECKPOINTS if p.exists())
 model, tok = load_for_generation(str(ckpt))
 print(f"model: {ckpt.relative_to(REPO_DIR)}, {model.num_params():,} parameters, vocab {tok.vocab_size}")

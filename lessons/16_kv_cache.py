@@ -104,13 +104,13 @@ section("4. How much faster")
 big = Transformer(ModelConfig(dim=128, n_layers=4, n_heads=4, n_kv_heads=2, vocab_size=512,
                               max_seq_len=256), seed=0)
 ctx = rng.integers(0, 512, 256)
-lengths = pick([8, 32, 64, 96, 128, 160, 192, 224, 256], [8, 64, 128])
+lengths = pick([8, 64, 128, 192, 256], [8, 64, 128])
 uncached_ms, cached_ms = [], []
 with no_grad():
     for t in lengths:
-        uncached_ms.append(1e3 * best_time(lambda: big(ctx[None, :t])))
+        uncached_ms.append(1e3 * best_time(lambda: big(ctx[None, :t]), budget=0.1))
         big(ctx[None, :t - 1], start_pos=0) if t > 1 else None            # prefill positions 0..t-2
-        cached_ms.append(1e3 * best_time(lambda: big(ctx[None, t - 1:t], start_pos=t - 1)))
+        cached_ms.append(1e3 * best_time(lambda: big(ctx[None, t - 1:t], start_pos=t - 1), budget=0.1))
         print(f"token at position {t:3d}: without cache {uncached_ms[-1]:7.1f} ms, with cache {cached_ms[-1]:5.1f} ms "
               f"({uncached_ms[-1] / cached_ms[-1]:.0f}×)")
 assert sum(uncached_ms) > 2 * sum(cached_ms), "over these lengths the cached steps should be much cheaper"
