@@ -187,7 +187,7 @@ def bench_attention(r):
         lambda: K.causal_attention(q, k, v, scale),
         lambda: K.causal_attention_ref(q, k, v, scale),
         lambda: K.causal_attention_backward(q, k, v, o, lse, go, scale),
-        lambda: K.causal_attention_backward_ref(q, k, v, o, lse, go, scale)], max(3, r // 3))
+        lambda: K.causal_attention_backward_ref(q, k, v, o, lse, go, scale)], 3)
     row("attention fused vs numpy ref", "sum", tf + tb, tfr + tbr)
 
 
@@ -202,7 +202,7 @@ def bench_matmul(r):
                 lambda: K.matmul(a, b), lambda: np.matmul(a, b),
                 lambda: K.matmul_backward(a, b, g),
                 lambda: (np.matmul(g, b.swapaxes(-1, -2)), np.matmul(a.swapaxes(-1, -2), g)),
-                r, "np.matmul (BLAS)")
+                max(3, r // 3), "np.matmul (BLAS)")
 
 
 # --- start-up ------------------------------------------------------------------------
@@ -269,7 +269,8 @@ def bench_parallel_check(r):
          (q, k, kT, vT, o, ls, q, f(0.17), np.empty_like(q), np.zeros_like(k), np.zeros_like(k))),
     ]
     for name, par, args in cases:
-        ser = numba.njit(fastmath=K.FMA)(par.py_func)  # same code, prange runs as range
+        opts = {k: v for k, v in par.targetoptions.items() if k not in ("parallel", "cache", "nopython")}
+        ser = numba.njit(**opts)(par.py_func)          # same code and flags, prange runs as range
         tp, ts = side_by_side([lambda: par(*args), lambda: ser(*args)], max(3, r // 2))
         print(f"  {name:<30} parallel {ms(tp)} ms   serial {ms(ts)} ms   speed-up {ts / tp:5.2f}x", flush=True)
 
