@@ -21,19 +21,19 @@ Conventions
   (`cache=True`, in autograd/__pycache__), so a warm start loads machine code
   instead of compiling. The wrappers pass only C-contiguous arrays, int64 index
   arrays and dtype-matched scalars, so each core has at most two specialisations.
-* `parallel=True` + `prange` is used only where it measured faster on the default
-  model shapes (see bench/kernels.py); the outer loop is split over the 2 cores.
+* `parallel=True` + `prange` only where it measured faster at the default shapes
+  (`bench/kernels.py --parallel-check`): softmax, SwiGLU, cross-entropy, AdamW,
+  matmul and attention are parallel over their outer loop; RoPE, RMSNorm and the
+  embedding scatter take ~1 ms and stay serial (a parallel launch cost more there,
+  badly so when other processes share the 2 cores).
 * Inner loops run over a 1-D row view (`x_row = x[r]`) from index 0: that is the
   form LLVM vectorises (indexing a 3-D array inside the innermost loop is not).
-  The vectorised loop is an elementwise update `c[j] += a * b[j]` over a
-  contiguous axis, never a dot-product reduction, so no reassociation is needed.
-  The only fast-math flag is "contract" (FMA below): it lets LLVM fuse a*b + c
-  into one FMA instruction, which rounds once instead of twice; it assumes nothing
-  about inf/nan and does not reorder sums.
-* Row sums (softmax, log-sum-exp, RMSNorm, dot products) are compiled with the extra
-  flag "reassoc" (FMA_SUM below): LLVM may then split a sum into SIMD partial sums,
-  a different rounding order (these sums are float64 anyway), and vectorise it.
-  No "nnan"/"ninf": inf and nan keep their IEEE meaning everywhere.
+  Hot loops are elementwise updates `c[j] += a * b[j]` over a contiguous axis.
+* Fast-math flags, and only these two: "contract" (FMA) lets LLVM fuse a*b + c into
+  one FMA instruction, which rounds once instead of twice; "reassoc" (FMA_SUM, on
+  kernels with row sums) lets it split a sum into SIMD partial sums, i.e. add in a
+  different order (these sums are float64 anyway). No "nnan"/"ninf": inf and nan
+  keep their IEEE meaning everywhere (the causal masks rely on it).
 * exp: libm's expf is an opaque call that LLVM cannot vectorise (Numba has a vector
   exp only with Intel's SVML), so float32 kernels use `_exp` below, a short
   polynomial that vectorises (~1e-7 relative error, 1 ulp); float64 uses libm's exp.
@@ -91,7 +91,8 @@ EXPF_LO, EXPF_HI = -87.33654, 88.37626  # exp(x) is a normal float32 (k in [-126
 @njit(fastmath=FMA, inline="always")
 def _expf(x):
     """exp(x) for float32 x, max relative error ~1e-7; 0 below EXPF_LO, inf above EXPF_HI."""
-    xc = np.float32(EXPF_LO) if x < EXPF_LO else (np.float32(EXPF_HI) if x > EXPF_HI else x)
+    lo, hi = np.float32(EXPF_LO), np.float32(EXPF_HI)
+    xc = lo if x < lo else (hi if x > hi else x)                        # clamp (a nan stays nan)
     k = np.floor(xc * np.float32(1.44269504) + np.float32(0.5))         # round(x / ln 2)
     r = xc - k * np.float32(0.693359375) + k * np.float32(2.12194440e-4)  # x - k ln 2 (ln 2 in 2 parts)
     p = np.float32(1.9875691500e-4)
@@ -103,10 +104,10 @@ def _expf(x):
     e_r = p * (r * r) + r + np.float32(1.0)
     two_k = np.int32((np.int64(k) + 127) << 23).view(np.float32)       # 2^k from its exponent bits
     y = e_r * two_k
-    if x < EXPF_LO:
-        y = np.float32(0.0)
-    if x > EXPF_HI:
-        y = np.float32(np.inf)
+    if x < lo:
+        y = np.float32(0.0)                                             # underflow (and -inf)
+    if x > hi:
+        y = np.float32(np.inf)                                          # overflow (and +inf)
     return y
 
 
