@@ -166,7 +166,7 @@ def attention_unfused_backward(q, k, v, p, go, scale):
     return gq, gk, gv
 
 
-def bench_attention(r):
+def bench_attention(r, label="unfused"):
     q, k, v, go = randn(B, H, T, HD), randn(B, HKV, T, HD), randn(B, HKV, T, HD), randn(B, H, T, HD)
     scale = HD ** -0.5
     o, lse = K.causal_attention(q, k, v, scale)
@@ -179,9 +179,11 @@ def bench_attention(r):
         lambda: K.causal_attention_backward(q, k, v, o, lse, go, scale),
         lambda: attention_unfused_backward(q, k, v, p, go, scale)], r)
     name = f"attention fused vs unfused {q.shape}"
-    row(name, "fwd", tf, tu, "unfused")
-    row(name, "bwd", tb, tub, "unfused")
-    row(name, "sum", tf + tb, tu + tub, "unfused")
+    row(name, "fwd", tf, tu, label)
+    row(name, "bwd", tb, tub, label)
+    row(name, "sum", tf + tb, tu + tub, label)
+    if label != "unfused":
+        return
     # and against the plain NumPy reference (materialises repeated kv and the masked scores)
     tf, tfr, tb, tbr = side_by_side([
         lambda: K.causal_attention(q, k, v, scale),
@@ -189,6 +191,21 @@ def bench_attention(r):
         lambda: K.causal_attention_backward(q, k, v, o, lse, go, scale),
         lambda: K.causal_attention_backward_ref(q, k, v, o, lse, go, scale)], 3)
     row("attention fused vs numpy ref", "sum", tf + tb, tfr + tbr)
+
+
+def bench_attention_blas1(r):
+    """The fused-vs-unfused rows again in a subprocess whose BLAS runs on one thread.
+
+    The unfused path makes 2 x 64 small batched BLAS calls per pass; with a 2-thread
+    BLAS each call has to wake and sync a second thread, which is slow whenever the
+    cores are busy (Numba's own threads, other processes). One BLAS thread avoids that.
+    """
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--only", "attention_one",
+                          "--repeat", str(r)], env=env, capture_output=True, text=True, check=True)
+    for line in out.stdout.splitlines():
+        if line.startswith("attention"):
+            print(line, flush=True)
 
 
 def bench_matmul(r):
@@ -294,7 +311,11 @@ BENCHES = {"softmax": bench_softmax, "rope": bench_rope, "rmsnorm": bench_rmsnor
            "swiglu": bench_swiglu, "cross_entropy": bench_cross_entropy,
            "embedding": bench_embedding, "adamw": bench_adamw, "attention": bench_attention,
            "matmul": bench_matmul, "startup": bench_startup}
-OPTIONAL = {"parallel": bench_parallel_check}
+OPTIONAL = {"parallel": bench_parallel_check,
+            "attention_one": lambda r: bench_attention(r, "unfused, BLAS 1 thread")}
+BENCHES = {**{k: v for k, v in BENCHES.items() if k not in ("matmul", "startup")},
+           "attention_blas1": bench_attention_blas1,
+           "matmul": bench_matmul, "startup": bench_startup}
 
 
 def main():
@@ -303,8 +324,9 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated subset of "
                     + ",".join(list(BENCHES) + list(OPTIONAL)))
     ap.add_argument("--parallel-check", action="store_true", help="add the parallel-vs-serial table")
+    ap.add_argument("--repeat", type=int, default=0, help="repeats per row (default 15, --quick 5)")
     args = ap.parse_args()
-    repeat = 5 if args.quick else 15
+    repeat = args.repeat or (5 if args.quick else 15)
     names = args.only.split(",") if args.only else list(BENCHES)
     if args.parallel_check and "parallel" not in names:
         names.append("parallel")
