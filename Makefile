@@ -40,7 +40,10 @@ bench: $(STAMP)
 	@for f in bench/[!_]*.py; do echo "== $$f"; $(PYTHON) $$f || exit 1; done
 
 train-shakespeare: $(STAMP)
-	$(PYTHON) -m tinyllm train --preset shakespeare --minutes $(MINUTES) --out runs/shakespeare
+	@if [ -e runs/shakespeare/ckpt.npz ]; then old=runs/shakespeare-$$(date +%Y%m%d-%H%M%S); \
+	  mv runs/shakespeare $$old; echo "the previous run is kept in $$old"; fi
+	$(PYTHON) -m tinyllm train --preset shakespeare --minutes $(MINUTES) --out runs/shakespeare --sample-prompt "Romeo."
+	$(PYTHON) -m tinyllm generate --ckpt runs/shakespeare/ckpt.npz --prompt "Juliet." --max-new-tokens 200 --seed 1
 
 # Lessons (lessons/README.md). TINYLLM_FAST=1 makes every lesson take its fast path (CI).
 lesson: $(STAMP)
