@@ -289,7 +289,7 @@ def softmax(x, causal=False):
     if causal and S < T:
         raise ValueError(f"causal softmax needs S >= T, got T={T}, S={S}")
     y = np.empty_like(x)
-    _softmax_fwd(x.reshape(-1, T, S), y.reshape(-1, T, S), causal)
+    _softmax_fwd(x.reshape(-1, T, S), y.reshape(-1, T, S), bool(causal))
     return y
 
 
@@ -576,6 +576,7 @@ def _cross_entropy_bwd(logits, targets, lse, ignore_index, scale, glogits):
 
 
 def _check_targets(targets, N, V, ignore_index):
+    """targets as a flat int64 array, checked: one per row, each in [0, V) or ignore_index."""
     targets = np.ascontiguousarray(targets, dtype=np.int64).reshape(-1)
     if targets.shape[0] != N:
         raise ValueError(f"cross_entropy: {N} rows of logits but {targets.shape[0]} targets")
@@ -597,7 +598,7 @@ def cross_entropy(logits, targets, ignore_index=-100):
     t = _check_targets(targets, x.shape[0], V, ignore_index)
     lse = np.empty(x.shape[0], dtype=x.dtype)
     row_loss = np.empty(x.shape[0])
-    _cross_entropy_fwd(x, t, ignore_index, lse, row_loss)
+    _cross_entropy_fwd(x, t, int(ignore_index), lse, row_loss)
     count = int((t != ignore_index).sum())
     loss = row_loss.sum() / count if count else 0.0
     return logits.dtype.type(loss), lse.reshape(logits.shape[:-1])
@@ -614,7 +615,7 @@ def cross_entropy_backward(logits, targets, lse, ignore_index, g_scalar):
     if count == 0:
         return glogits
     scale = x.dtype.type(float(g_scalar) / count)
-    _cross_entropy_bwd(x, t, _like(lse, x).reshape(-1), ignore_index, scale,
+    _cross_entropy_bwd(x, t, _like(lse, x).reshape(-1), int(ignore_index), scale,
                        glogits.reshape(-1, V))
     return glogits
 
@@ -878,6 +879,8 @@ def causal_attention(q, k, v, scale):
     """(o, lse): causal softmax(q kᵀ * scale) @ v with GQA; q (B, H, T, hd), k/v (B, Hkv, T, hd).
 
     o (B, H, T, hd), lse (B, H, T) = log-sum-exp of each scaled, masked score row.
+    Queries and keys cover the same T positions (training, prefill); for a KV-cache step
+    with more keys than queries use `softmax(scores, causal=True)`, which allows S > T.
     """
     q, k, v = _attention_inputs(q, k, v)
     kT = np.ascontiguousarray(k.transpose(0, 1, 3, 2))  # (B, Hkv, hd, T)
