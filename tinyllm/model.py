@@ -200,6 +200,7 @@ class Attention(Module):
         self.wk = Linear(cfg.dim, cfg.n_kv_heads * cfg.head_dim, rng, dtype=dtype)
         self.wv = Linear(cfg.dim, cfg.n_kv_heads * cfg.head_dim, rng, dtype=dtype)
         self.wo = Linear(cfg.n_heads * cfg.head_dim, cfg.dim, rng, std=out_std, dtype=dtype)
+        self.max_positions = cfg.max_seq_len                  # KV cache length
         self.cache_k = self.cache_v = None                   # (B, Hkv, max_seq_len, hd) when generating
 
     def forward(self, x, cos, sin, start_pos=None):
@@ -283,8 +284,6 @@ class Transformer(Module):
             self.output = Linear(cfg.dim, cfg.vocab_size, rng, dtype=dtype)
         cos, sin = kernels.rope_tables(cfg.max_seq_len, cfg.head_dim, cfg.rope_theta, dtype=dtype)
         self.rope_cos, self.rope_sin = cos, sin              # (max_seq_len, hd/2) each
-        for layer in self.layers:
-            layer.attention.max_positions = cfg.max_seq_len
 
     @property
     def dtype(self):
