@@ -23,9 +23,13 @@ Conventions
   arrays and dtype-matched scalars, so each core has at most two specialisations.
 * `parallel=True` + `prange` only where it measured faster at the default shapes
   (`bench/kernels.py --parallel-check`): softmax, SwiGLU, cross-entropy, AdamW,
-  matmul and attention are parallel over their outer loop; RoPE, RMSNorm and the
-  embedding scatter take ~1 ms and stay serial (a parallel launch cost more there,
-  badly so when other processes share the 2 cores).
+  matmul and attention are parallel over their outer loop (1.3-1.8x from the second
+  core). RoPE, RMSNorm and the embedding scatter take ~1 ms and stay serial (a
+  parallel launch cost more there, badly so when other processes share the cores).
+  A side effect worth knowing: Numba tells LLVM that a prange body's arrays do not
+  alias, so the parallel build of SwiGLU and AdamW vectorises where a plain-loop
+  build of the same code stays scalar (5-6x slower); AdamW is memory-bound and
+  gains nothing from the second thread, it is parallel for that reason.
 * Inner loops run over a 1-D row view (`x_row = x[r]`) from index 0: that is the
   form LLVM vectorises (indexing a 3-D array inside the innermost loop is not).
   Hot loops are elementwise updates `c[j] += a * b[j]` over a contiguous axis.

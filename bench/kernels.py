@@ -258,9 +258,16 @@ def startup(cache_dir):
 
 
 def bench_parallel_check(r):
-    """Each `parallel=True` core against a serial compile of the same Python function."""
+    """Each `parallel=True` core on all threads, on 1 thread, and compiled without parallel=True.
+
+    The last column is what dropping parallel=True would give. It can be slower than
+    one thread of the parallel build: Numba hands a prange body's arrays to LLVM as
+    non-aliasing, which helps it vectorise, while a plain loop over several arrays may
+    stay scalar.
+    """
     import numba
-    print("\nparallel vs serial build of the same kernel (wall-clock medians, side by side)")
+    print("\nparallel=True kernels: all threads vs 1 thread vs a build without parallel=True"
+          " (wall-clock medians, side by side)")
     f = DT
     s = randn(B * H, T, T)
     a, b = randn(N, HIDDEN), randn(N, HIDDEN)
@@ -288,8 +295,16 @@ def bench_parallel_check(r):
     for name, par, args in cases:
         opts = {k: v for k, v in par.targetoptions.items() if k not in ("parallel", "cache", "nopython")}
         ser = numba.njit(**opts)(par.py_func)          # same code and flags, prange runs as range
-        tp, ts = side_by_side([lambda: par(*args), lambda: ser(*args)], max(3, r // 2))
-        print(f"  {name:<30} parallel {ms(tp)} ms   serial {ms(ts)} ms   speed-up {ts / tp:5.2f}x", flush=True)
+        threads = numba.get_num_threads()
+
+        def one_thread():
+            numba.set_num_threads(1)
+            par(*args)
+            numba.set_num_threads(threads)
+
+        tp, t1, ts = side_by_side([lambda: par(*args), one_thread, lambda: ser(*args)], max(3, r // 2))
+        print(f"  {name:<30} {threads} threads {ms(tp)} ms   1 thread {ms(t1)} ms ({t1 / tp:4.2f}x)"
+              f"   not parallel {ms(ts)} ms ({ts / tp:4.2f}x)", flush=True)
 
 
 def bench_startup(r):
