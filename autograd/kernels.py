@@ -713,10 +713,9 @@ def adamw_step(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
 # ---------------------------------------------------------------------------
 # q (B, H, T, hd), k, v (B, Hkv, T, hd); query head h reads kv head h // (H // Hkv).
 #     S = q @ kᵀ * scale   (masked: j > i)     P = softmax(S)     O = P @ V
-# The fused forward never builds the (T, T) matrix S: for each query row it walks
-# the keys in blocks of ATT_BK with an online softmax (running max m, running sum l,
-# and a running output that is rescaled by exp(m_old - m_new) when the max grows),
-# and saves lse = m + log(l) per row for the backward.
+# The fused forward never stores the (T, T) matrix S: one query row at a time it
+# builds that row's scores (at most T floats), its softmax and its output, and saves
+# lse = log sum_j exp(S_ij) per row for the backward, which recomputes P from it.
 # Backward, with dO the upstream grad and D_i = dO_i · O_i:
 #     P_ij = exp(S_ij - lse_i)       dP_ij = dO_i · V_j        dS_ij = P_ij (dP_ij - D_i)
 #     dQ_i = scale * sum_j dS_ij K_j      dK_j = scale * sum_i dS_ij Q_i      dV_j = sum_i P_ij dO_i
@@ -758,116 +757,90 @@ def causal_attention_backward_ref(q, k, v, o, lse, go, scale):
     return gq, gk, gv
 
 
-ATT_BK = 64  # keys per block of the online softmax
-
-
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
-def _attention_fwd(q, kT, v, scale, o, lse):
-    """q, o (B, H, T, hd); kT (B, Hkv, hd, T) (k transposed); v (B, Hkv, T, hd); lse (B, H, T).
+def _attention_fwd(q, kT, vT, scale, o, lse):
+    """q, o (B, H, T, hd); kT, vT (B, Hkv, hd, T) (k and v transposed); lse (B, H, T).
 
-    Parallel over the B*H (batch, query head) pairs. Per query row i, per block of keys:
-      scores s[j] = scale * q_i · k_j, built as hd passes of s[:] += q_id * kT[d, :]
-        (contiguous in j, so vectorised without a dot-product reduction);
-      online softmax: fold the block into the running max m, sum l and output acc.
+    Parallel over the B*H (batch, query head) pairs. Per query row i, over its keys 0..i:
+      scores  s[j] = scale * q_i · k_j, built as hd passes of s[:] += q_id * kT[d, :]
+      softmax s[j] = exp(s[j] - max) / sum, kept for the row (at most T floats)
+      output  o_id = sum_j s[j] * vT[d, j]
+    Every inner loop runs over keys j, contiguous in kT / vT, so LLVM vectorises it.
     """
     B, H, T, hd = q.shape
-    G = H // v.shape[1]                                # query heads per kv head
+    G = H // kT.shape[1]                               # query heads per kv head
     for bh in prange(B * H):
         b, h = bh // H, bh % H
         kh = h // G                                    # this head's kv head
-        Q, O = q[b, h], o[b, h]                        # (T, hd)
-        KT, V = kT[b, kh], v[b, kh]                    # (hd, T), (T, hd)
-        s = np.empty(ATT_BK, dtype=q.dtype)            # scores of one key block
-        acc = np.empty(hd, dtype=q.dtype)              # running unnormalised output row
+        s = np.empty(T, dtype=q.dtype)                 # scores, then probabilities, of one row
         for i in range(T):
-            q_row = Q[i]                               # (hd,)
-            m = -np.inf                                # running max   (float64)
-            l = 0.0                                    # running sum   (float64)
-            acc[:] = 0.0
-            for j0 in range(0, i + 1, ATT_BK):         # causal: keys 0..i
-                n = min(ATT_BK, i + 1 - j0)
-                sb = s[:n]                             # (n,)
-                sb[:] = 0.0
-                for d in range(hd):
-                    qd = q_row[d] * scale
-                    k_d = KT[d, j0:j0 + n]             # (n,) coordinate d of keys j0..
-                    for jj in range(n):
-                        sb[jj] += qd * k_d[jj]
-                m_new = m
-                for jj in range(n):
-                    m_new = max(m_new, sb[jj])
-                alpha = math.exp(m - m_new)            # rescales what came before (0 at first)
-                l *= alpha
-                a = q.dtype.type(alpha)
-                for d in range(hd):
-                    acc[d] *= a
-                mq = q.dtype.type(m_new)
-                for jj in range(n):
-                    sb[jj] = _exp(sb[jj] - mq)         # p_ij (times exp(-m))
-                for jj in range(n):
-                    l += sb[jj]
-                for jj in range(n):
-                    p, v_row = sb[jj], V[j0 + jj]      # (hd,)
-                    for d in range(hd):
-                        acc[d] += p * v_row[d]
-                m = m_new
-            inv = q.dtype.type(1.0 / l)
-            o_row = O[i]
+            n = i + 1                                  # causal: keys 0..i
+            s[:n] = 0.0
             for d in range(hd):
-                o_row[d] = acc[d] * inv
-            lse[b, h, i] = m + math.log(l)
+                qd = q[b, h, i, d] * scale
+                for j in range(n):
+                    s[j] += qd * kT[b, kh, d, j]
+            m = s[0]
+            for j in range(1, n):
+                m = max(m, s[j])
+            total = q.dtype.type(0.0)
+            for j in range(n):
+                e = _exp(s[j] - m)
+                s[j] = e
+                total += e
+            inv = q.dtype.type(1.0) / total
+            for d in range(hd):
+                acc = q.dtype.type(0.0)
+                for j in range(n):
+                    acc += s[j] * vT[b, kh, d, j]
+                o[b, h, i, d] = acc * inv
+            lse[b, h, i] = m + np.log(total)
 
 
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
-def _attention_bwd(q, k, kT, vT, o, lse, go, scale, gq, gk, gv):
-    """Gradients; kT, vT (B, Hkv, hd, T); gk, gv (B, Hkv, T, hd) zeroed.
+def _attention_bwd(q, kT, vT, o, lse, go, scale, gq, gkT, gvT):
+    """Gradients; kT, vT, gkT, gvT (B, Hkv, hd, T), gkT and gvT zeroed.
 
-    Parallel over (batch, kv head) pairs: one task owns gk, gv of its kv head and
-    loops over the G query heads that share it, so no two tasks write one row.
+    Parallel over (batch, kv head) pairs: one task owns gkT, gvT of its kv head and
+    loops over the G query heads that share it, so no two tasks write one element.
+    Per query row i the probabilities are recomputed from the saved lse (no T×T matrix
+    is kept between forward and backward); all inner loops run over keys j.
     """
     B, H, T, hd = q.shape
-    Hkv = k.shape[1]
+    Hkv = kT.shape[1]
     G = H // Hkv
     for bkh in prange(B * Hkv):
         b, kh = bkh // Hkv, bkh % Hkv
-        K, KT, VT = k[b, kh], kT[b, kh], vT[b, kh]     # (T, hd), (hd, T), (hd, T)
-        GK, GV = gk[b, kh], gv[b, kh]                  # (T, hd)
-        s = np.empty(ATT_BK, dtype=q.dtype)            # S_ij, then P_ij, of one key block
-        dp = np.empty(ATT_BK, dtype=q.dtype)           # dP_ij of one key block
+        p = np.empty(T, dtype=q.dtype)                 # S_ij, then P_ij, of one row
+        dp = np.empty(T, dtype=q.dtype)                # dP_ij, then dS_ij, of one row
         for h in range(kh * G, (kh + 1) * G):
             for i in range(T):
-                q_row, o_row = q[b, h, i], o[b, h, i]  # (hd,)
-                go_row, gq_row = go[b, h, i], gq[b, h, i]
-                Di = 0.0                               # dO_i · O_i, float64
+                n = i + 1                              # causal: keys 0..i
+                p[:n] = 0.0
+                dp[:n] = 0.0
                 for d in range(hd):
-                    Di += go_row[d] * o_row[d]
-                Dq = q.dtype.type(Di)
+                    qd, gd = q[b, h, i, d] * scale, go[b, h, i, d]
+                    for j in range(n):
+                        p[j] += qd * kT[b, kh, d, j]   # S_ij
+                        dp[j] += gd * vT[b, kh, d, j]  # dP_ij = dO_i · V_j
+                Di = q.dtype.type(0.0)                 # D_i = dO_i · O_i
+                for d in range(hd):
+                    Di += go[b, h, i, d] * o[b, h, i, d]
                 lse_i = lse[b, h, i]
-                gq_row[:] = 0.0
-                for j0 in range(0, i + 1, ATT_BK):     # causal: keys 0..i
-                    n = min(ATT_BK, i + 1 - j0)
-                    sb, dpb = s[:n], dp[:n]            # (n,)
-                    sb[:] = 0.0
-                    dpb[:] = 0.0
-                    for d in range(hd):
-                        qd, god = q_row[d] * scale, go_row[d]
-                        k_d, v_d = KT[d, j0:j0 + n], VT[d, j0:j0 + n]
-                        for jj in range(n):
-                            sb[jj] += qd * k_d[jj]
-                            dpb[jj] += god * v_d[jj]
-                    for jj in range(n):
-                        p = _exp(sb[jj] - lse_i)
-                        sb[jj] = p                                 # P_ij
-                        dpb[jj] = p * (dpb[jj] - Dq) * scale       # dS_ij, times scale
-                    for jj in range(n):
-                        j, p, ds = j0 + jj, sb[jj], dpb[jj]
-                        k_row, gk_row, gv_row = K[j], GK[j], GV[j]  # (hd,)
-                        for d in range(hd):
-                            gq_row[d] += ds * k_row[d]
-                        for d in range(hd):
-                            gk_row[d] += ds * q_row[d]
-                        for d in range(hd):
-                            gv_row[d] += p * go_row[d]
+                for j in range(n):
+                    pj = _exp(p[j] - lse_i)            # P_ij
+                    p[j] = pj
+                    dp[j] = pj * (dp[j] - Di) * scale  # dS_ij, times scale
+                for d in range(hd):
+                    acc = q.dtype.type(0.0)
+                    for j in range(n):
+                        acc += dp[j] * kT[b, kh, d, j]
+                    gq[b, h, i, d] = acc               # dQ_i = scale * sum_j dS_ij K_j
+                for d in range(hd):
+                    qd, gd = q[b, h, i, d], go[b, h, i, d]
+                    for j in range(n):
+                        gkT[b, kh, d, j] += dp[j] * qd     # dK_j += scale * dS_ij Q_i
+                        gvT[b, kh, d, j] += p[j] * gd      # dV_j += P_ij dO_i
 
 
 def _attention_inputs(q, k, v):
@@ -876,7 +849,9 @@ def _attention_inputs(q, k, v):
     B, H, T, hd = q.shape
     if k.shape != v.shape or k.shape[0] != B or k.shape[2:] != (T, hd) or H % k.shape[1]:
         raise ValueError(f"causal_attention: q {q.shape}, k {k.shape}, v {v.shape} do not fit")
-    return q, k, v
+    kT = np.ascontiguousarray(k.transpose(0, 1, 3, 2))  # (B, Hkv, hd, T)
+    vT = np.ascontiguousarray(v.transpose(0, 1, 3, 2))  # (B, Hkv, hd, T)
+    return q, kT, vT
 
 
 def causal_attention(q, k, v, scale):
@@ -886,21 +861,18 @@ def causal_attention(q, k, v, scale):
     Queries and keys cover the same T positions (training, prefill); for a KV-cache step
     with more keys than queries use `softmax(scores, causal=True)`, which allows S > T.
     """
-    q, k, v = _attention_inputs(q, k, v)
-    kT = np.ascontiguousarray(k.transpose(0, 1, 3, 2))  # (B, Hkv, hd, T)
+    q, kT, vT = _attention_inputs(q, k, v)
     o = np.empty_like(q)
     lse = np.empty(q.shape[:3], dtype=q.dtype)
-    _attention_fwd(q, kT, v, q.dtype.type(scale), o, lse)
+    _attention_fwd(q, kT, vT, q.dtype.type(scale), o, lse)
     return o, lse
 
 
 def causal_attention_backward(q, k, v, o, lse, go, scale):
     """(dq, dk, dv) of causal_attention, from the saved o and lse and the upstream grad go."""
-    q, k, v = _attention_inputs(q, k, v)
+    q, kT, vT = _attention_inputs(q, k, v)
     o, lse, go = _like(o, q), _like(lse, q), _like(go, q)
-    kT = np.ascontiguousarray(k.transpose(0, 1, 3, 2))  # (B, Hkv, hd, T)
-    vT = np.ascontiguousarray(v.transpose(0, 1, 3, 2))
     gq = np.empty_like(q)
-    gk, gv = np.zeros_like(k), np.zeros_like(v)
-    _attention_bwd(q, k, kT, vT, o, lse, go, q.dtype.type(scale), gq, gk, gv)
-    return gq, gk, gv
+    gkT, gvT = np.zeros_like(kT), np.zeros_like(vT)
+    _attention_bwd(q, kT, vT, o, lse, go, q.dtype.type(scale), gq, gkT, gvT)
+    return gq, gkT.transpose(0, 1, 3, 2).copy(), gvT.transpose(0, 1, 3, 2).copy()

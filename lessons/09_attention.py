@@ -8,7 +8,7 @@ step is visible, and at each stage compare with the library:
 
     autograd/functional.py   causal_attention(q, k, v)        the fused op the model uses
     autograd/kernels.py      causal_attention_ref / _backward_ref   its plain NumPy definition
-                             _attention_fwd / _attention_bwd         the Numba kernels (online softmax)
+                             _attention_fwd / _attention_bwd         the Numba kernels (one query row at a time)
     tinyllm/model.py         Attention.forward                 projections, RoPE, GQA, output
 
 Sections

@@ -387,7 +387,7 @@ def test_adamw_requires_contiguous_state():
 # --- fused causal attention -----------------------------------------------------------
 
 ATT_SHAPES = [(2, 4, 7, 8, 2),        # (B, H, T, hd, Hkv): GQA groups of 2
-              (1, 3, 70, 4, 1),       # multi-query; T > ATT_BK -> several online-softmax blocks
+              (1, 3, 70, 4, 1),       # multi-query; a long T
               (2, 2, 5, 2, 2),        # plain multi-head, hd = 2
               (1, 2, 1, 3, 1),        # one position
               (1, 8, 130, 32, 4)]     # the model's head layout, 3 key blocks
@@ -445,7 +445,7 @@ def test_attention_non_contiguous(rng):
 
 
 def test_attention_backward_finite_differences(rng):
-    B, H, T, hd, Hkv = 1, 2, 67, 2, 1                        # T > ATT_BK: two key blocks
+    B, H, T, hd, Hkv = 1, 2, 67, 2, 1                        # a longer T, odd sizes
     q, k, v = randn(rng, B, H, T, hd), randn(rng, B, Hkv, T, hd), randn(rng, B, Hkv, T, hd)
     r = randn(rng, B, H, T, hd)
     scale = 0.7
