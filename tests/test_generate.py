@@ -61,6 +61,13 @@ def test_temperature_zero_is_argmax_and_temperature_scales():
         filtered_probs(np.array([0.0, np.nan]))
 
 
+def test_top_p_applies_to_the_renormalised_top_k():
+    logits = np.log([0.1, 0.4, 0.2, 0.3])
+    np.testing.assert_allclose(filtered_probs(logits, top_k=2), [0, 4 / 7, 0, 3 / 7])
+    np.testing.assert_allclose(filtered_probs(logits, top_p=0.5), [0, 4 / 7, 0, 3 / 7])   # 0.4 < 0.5
+    np.testing.assert_allclose(filtered_probs(logits, top_k=2, top_p=0.5), [0, 1, 0, 0])  # 4/7 ≥ 0.5
+
+
 def chi2_critical(df, z=3.09):
     """Upper 0.1% point of chi-square(df) by the Wilson-Hilferty approximation (z of 0.999)."""
     return df * (1 - 2 / (9 * df) + z * math.sqrt(2 / (9 * df))) ** 3

@@ -33,10 +33,11 @@ from autograd import no_grad
 
 
 # ---------------------------------------------------------------------------- sampling
-def filtered_probs(logits, temperature=1.0, top_k=0, top_p=1.0):
-    """The distribution sample_next draws from: softmax(logits / temperature), cut to the
-    top_k most probable, then to the smallest prefix (by probability) with mass ≥ top_p,
-    renormalised. float64 (V,). temperature 0: all mass on the argmax."""
+def kept_tokens(logits, temperature=1.0, top_k=0, top_p=1.0):
+    """(ids, probs): the tokens sampling may pick, most probable first, and their probabilities.
+
+    softmax(logits / temperature), cut to the top_k most probable, then (renormalised) to the
+    smallest prefix whose mass is ≥ top_p, renormalised again. temperature 0: the argmax alone."""
     z = np.asarray(logits, dtype=np.float64).reshape(-1)                 # (V,)
     if temperature < 0 or top_k < 0 or not 0 < top_p <= 1:
         raise ValueError(f"need temperature >= 0, top_k >= 0, 0 < top_p <= 1; got "
@@ -44,31 +45,39 @@ def filtered_probs(logits, temperature=1.0, top_k=0, top_p=1.0):
     if not np.isfinite(z).all():
         raise ValueError("logits contain NaN or inf: the model's weights are broken")
     if temperature == 0:
-        probs = np.zeros_like(z)
-        probs[np.argmax(z)] = 1.0
-        return probs
+        return np.array([np.argmax(z)]), np.ones(1)
     e = np.exp((z - z.max()) / temperature)
-    probs = e / e.sum()
-    order = np.argsort(-z, kind="stable")                                # most probable first
-    keep = len(z)
+    probs = e / e.sum()                                                  # (V,)
+    if not top_k and top_p == 1:
+        return np.arange(len(z)), probs                                  # nothing cut: no sort
+    ids = np.argsort(-z, kind="stable")                                  # most probable first
     if top_k:
-        keep = min(keep, top_k)
+        ids = ids[:top_k]
     if top_p < 1:
-        cumulative = np.cumsum(probs[order])
-        keep = min(keep, int(np.searchsorted(cumulative, top_p)) + 1)   # first index with cum ≥ p
-    filtered = np.zeros_like(probs)
-    filtered[order[:keep]] = probs[order[:keep]]
-    return filtered / filtered.sum()
+        mass = np.cumsum(probs[ids])
+        ids = ids[:int(np.searchsorted(mass, top_p * mass[-1])) + 1]   # first prefix with mass ≥ p
+    kept = probs[ids]
+    return ids, kept / kept.sum()
+
+
+def filtered_probs(logits, temperature=1.0, top_k=0, top_p=1.0):
+    """The whole distribution sample_next draws from, (V,) float64: kept_tokens' probabilities,
+    zero elsewhere."""
+    ids, probs = kept_tokens(logits, temperature, top_k, top_p)
+    full = np.zeros(np.size(logits))
+    full[ids] = probs
+    return full
 
 
 def sample_next(logits, temperature=1.0, top_k=0, top_p=1.0, rng=None):
-    """One token id drawn from filtered_probs(logits, ...) (argmax when temperature is 0)."""
+    """One token id drawn from kept_tokens(logits, ...) (the argmax when temperature is 0)."""
     if temperature == 0:
         return int(np.argmax(logits))
-    probs = filtered_probs(logits, temperature, top_k, top_p)
+    ids, probs = kept_tokens(logits, temperature, top_k, top_p)
     rng = np.random.default_rng() if rng is None else rng
     cdf = np.cumsum(probs)
-    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), len(cdf) - 1))
+    i = np.searchsorted(cdf, rng.random() * cdf[-1], side="right")     # inverse-CDF draw
+    return int(ids[min(i, len(ids) - 1)])
 
 
 # ---------------------------------------------------------------------------- generation
@@ -188,7 +197,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from tinyllm.checkpoint import CheckpointError
     try:
-        filtered_probs(np.zeros(1), args.temperature, args.top_k, args.top_p)   # check the knobs first
+        kept_tokens(np.zeros(1), args.temperature, args.top_k, args.top_p)   # check the knobs first
         if args.max_new_tokens < 1:
             raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
         model, tokenizer = load_for_generation(args.ckpt, args.tokenizer)
