@@ -10,7 +10,7 @@ Then a per-op profile of a few of our steps: every op in autograd.functional is 
 timer for its forward and for its backward closure (in this script only; the library is not
 touched), so the next thing to optimise is at the top of the table.
 
-    .venv/bin/python bench/train_speed.py [--steps 8] [--rounds 3] [--profile-steps 3]
+    .venv/bin/python bench/train_speed.py [--steps 6] [--rounds 3] [--profile-steps 2]
 """
 import argparse
 import os
@@ -105,9 +105,9 @@ def our_step(model, opt, tokens, rng, times):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=8, help="timed steps per round and side")
+    ap.add_argument("--steps", type=int, default=6, help="timed steps per round and side")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--profile-steps", type=int, default=3, help="steps of the per-op profile (0 = skip)")
+    ap.add_argument("--profile-steps", type=int, default=2, help="steps of the per-op profile (0 = skip)")
     args = ap.parse_args()
 
     cfg = ModelConfig.preset("shakespeare")
