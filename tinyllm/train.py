@@ -263,8 +263,12 @@ class Run:
         self.rng = np.random.default_rng(args.seed)                      # the batches
         self.step, self.tokens, self.train_time, self.metrics = 0, 0, 0.0, []
         if resume_from:
+            now = {"train": os.path.basename(self.train_ids.filename), "val": os.path.basename(self.val_ids.filename)}
+            if meta.get("data") != now:
+                print(f"warning: the text changed since the checkpoint ({meta.get('data')} -> {now}); "
+                      f"training continues on the new tokens, so it will not repeat an uninterrupted run")
             self.model.load_state_dict(params)
-            self.rng.bit_generator.state = meta["rng"]
+            self.rng.bit_generator.state = meta["rng"]                  # where the batch stream is
             self.step, self.tokens = meta["step"], meta["tokens"]
             self.train_time, self.metrics = meta["train_time"], meta["metrics"]
         self.opt = AdamW(self.model.named_parameters(), args.lr, (args.beta1, args.beta2),
