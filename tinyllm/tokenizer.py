@@ -24,6 +24,13 @@ sorts exactly like the tuple (a, b).
 
 Lone surrogates (e.g. "\\ud800", which Python strs may hold but UTF-8 cannot)
 are not text: encode and train raise ValueError on them.
+
+Use:
+    tok = Tokenizer.train(text, vocab_size=4096)   # or Tokenizer.load("tok.json")
+    ids = tok.encode(text, allowed_special="all")  # list of ints
+    tok.decode(ids) == text
+    tok.save("tok.json"); tok.save_vocab("tok.vocab")
+    python -m tinyllm tokenizer train|encode|decode|show --help
 """
 import argparse
 import heapq
