@@ -11,10 +11,11 @@ so a crash mid-write never destroys the previous checkpoint.
 """
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
+
+from tinyllm.files import atomic_write
 
 FORMAT = "tinyllm-checkpoint"
 VERSION = 1
@@ -31,20 +32,8 @@ def save_checkpoint(path, model, meta=None, optim_state=None):
     for key, named in (optim_state or {}).items():
         arrays.update({f"optim/{key}/{name}": a for name, a in named.items()})
     arrays["meta.json"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)                       # mkstemp makes it private (0600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, suffix=".npz") as f:
+        np.savez(f, **arrays)
 
 
 def read_checkpoint(path):

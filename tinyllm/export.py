@@ -32,7 +32,8 @@ import numpy as np
 
 from autograd import kernels
 from tinyllm.model import ModelConfig, Transformer
-from tinyllm.safetensors import SafetensorsError, read_safetensors, umask_mode, write_safetensors
+from tinyllm.files import atomic_write, umask_mode
+from tinyllm.safetensors import SafetensorsError, read_safetensors, write_safetensors
 
 
 class ExportError(ValueError):
@@ -286,23 +287,11 @@ def export_llama2c(model, path):
     if not cfg.tie_embeddings:
         arrays.append(state["output.weight"])                                      # (V, D)
 
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".bin")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(LLAMA2C_HEADER.pack(cfg.dim, cfg.ffn_dim, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads,
-                                        vocab, cfg.max_seq_len))
-            for a in arrays:
-                f.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, suffix=".bin") as f:
+        f.write(LLAMA2C_HEADER.pack(cfg.dim, cfg.ffn_dim, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads,
+                                    vocab, cfg.max_seq_len))
+        for a in arrays:
+            f.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
     return path
 
 

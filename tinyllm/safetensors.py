@@ -17,9 +17,10 @@ Like the checkpoint loader, nothing here can execute code: the header is JSON, t
 """
 import json
 import os
-import tempfile
 
 import numpy as np
+
+from tinyllm.files import atomic_write
 
 DTYPES = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "BF16": np.dtype("<u2")}
 NUMPY_TO_SAFETENSORS = {np.dtype("float64"): "F64", np.dtype("float32"): "F32", np.dtype("float16"): "F16"}
@@ -45,13 +46,6 @@ def float32_to_bfloat16(x):
 
 
 # ---------------------------------------------------------------------------- writing
-def umask_mode(mode=0o666):
-    """`mode` less the process umask: the permissions open() would have given (mkstemp gives 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return mode & ~umask
-
-
 def write_safetensors(path, tensors, metadata=None, dtype=None):
     """Write {name: array} to `path` atomically (temp file in the same folder, then rename).
 
@@ -76,22 +70,11 @@ def write_safetensors(path, tensors, metadata=None, dtype=None):
         offset += len(data)
     head = json.dumps(header, separators=(",", ":")).encode("utf-8")
     head += b" " * (-len(head) % 8)          # pad with spaces so the data starts 8-byte aligned
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".safetensors")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(len(head).to_bytes(8, "little"))
-            f.write(head)
-            for data in chunks:
-                f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, suffix=".safetensors") as f:
+        f.write(len(head).to_bytes(8, "little"))
+        f.write(head)
+        for data in chunks:
+            f.write(data)
 
 
 # ---------------------------------------------------------------------------- reading
