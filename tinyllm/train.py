@@ -37,7 +37,6 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -45,6 +44,7 @@ import numpy as np
 from autograd import no_grad
 from tinyllm import data
 from tinyllm.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from tinyllm.files import atomic_write
 from tinyllm.generate import Utf8Stream, encode_prompt, generate, tokenizer_from_text
 from tinyllm.model import ModelConfig, Transformer
 from tinyllm.optim import AdamW, clip_grad_norm, lr_at, step_progress
@@ -61,18 +61,9 @@ class TrainingError(RuntimeError):
 
 # ---------------------------------------------------------------------------- files
 def write_atomic(path, data):
-    """Write bytes or str to path through a temporary file + os.replace (never half-written)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)                                   # mkstemp makes it private (0600)
-        os.replace(tmp, path)
-    except BaseException:
-        os.remove(tmp)
-        raise
+    """Write bytes or str to path all at once (tinyllm.files.atomic_write: never half-written)."""
+    with atomic_write(path) as f:
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def text_hash(*parts):
@@ -234,12 +225,8 @@ def plot_losses(metrics, path, title):
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    with atomic_write(path, suffix=".png") as f:
+        fig.savefig(f, format="png")
 
 
 # ---------------------------------------------------------------------------- the run
