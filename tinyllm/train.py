@@ -334,8 +334,8 @@ class Run:
                     f"{text}\n\n")
         self.save()
         plot_losses(self.metrics, os.path.join(a.out, "loss.png"),
-                    f"{os.path.basename(os.path.abspath(a.out))}: {a.preset}, "
-                    f"{self.model.num_params() / 1e6:.2f} M parameters, vocab {self.cfg.vocab_size}")
+                    f"{a.out}: {a.preset} preset, {self.model.num_params() / 1e6:.2f} M parameters, "
+                    f"vocab {self.cfg.vocab_size}")
         progress.print(f"{'final ' if final else ''}eval step {self.step}: val loss {result['val_loss']:.4f} "
                        f"nats/token, {result['val_bpb']:.4f} bits/byte on {result['val_tokens']:,} "
                        f"tokens ({time.perf_counter() - t0:.1f} s)\n--- sample ---\n{text}\n---")
