@@ -17,16 +17,23 @@ The KV cache: the prompt goes through the model once (start_pos=0), which stores
 keys and values; afterwards each new token is fed alone (start_pos = its position) and attends
 over the cache, so a step costs one token's forward instead of the whole prefix's.
 
+Threads: generation runs the Numba kernels on one thread. At batch 1 each op is microseconds
+of work, and waking a second Numba thread for each of the ~40 kernel calls per token, while
+OpenBLAS's threads want the same two cores, costs far more than it saves (on the 2-core
+machine, bench/generate_speed.py went from ~65 to ~300 tokens/s with the cache).
+
 Context: a prompt longer than the model's context (max_seq_len) is an error. When generation
 fills the context, the window restarts: the last max_seq_len // 2 tokens are fed again as a
 fresh prompt (positions from 0), so the model always sees at least half a context of history.
 """
 import argparse
 import codecs
+import contextlib
 import os
 import sys
 import tempfile
 
+import numba
 import numpy as np
 
 from autograd import no_grad
@@ -97,7 +104,7 @@ def generate(model, prompt_ids, max_new_tokens, temperature=1.0, top_k=0, top_p=
                          f"{ctx}; shorten it")
     rng = np.random.default_rng() if rng is None else rng
     new, start = [], 0                                   # the model sees ids[start:]
-    with no_grad():
+    with no_grad(), numba_threads(1):                    # see "Threads" in the module docstring
         logits = _forward(model, ids, use_cache)
         while len(new) < max_new_tokens:
             next_id = sample_next(logits[0, -1], temperature, top_k, top_p, rng)
@@ -115,6 +122,17 @@ def generate(model, prompt_ids, max_new_tokens, temperature=1.0, top_k=0, top_p=
             else:
                 logits = _forward(model, ids[start:], use_cache)
     return new
+
+
+@contextlib.contextmanager
+def numba_threads(n):
+    """Run the block with n Numba threads (this thread's setting; restored afterwards)."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 def _forward(model, ids, use_cache):
