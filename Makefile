@@ -42,7 +42,8 @@ bench: $(STAMP)
 train-shakespeare: $(STAMP)
 	@if [ -e runs/shakespeare/ckpt.npz ]; then old=runs/shakespeare-$$(date +%Y%m%d-%H%M%S); \
 	  mv runs/shakespeare $$old; echo "the previous run is kept in $$old"; fi
-	$(PYTHON) -m tinyllm train --preset shakespeare --minutes $(MINUTES) --out runs/shakespeare --eval-every 40 --sample-prompt "Romeo."
+	@# OMP_WAIT_POLICY=PASSIVE: idle Numba (OpenMP) threads sleep instead of spinning against OpenBLAS's (steps ~12% faster on 2 cores)
+	OMP_WAIT_POLICY=PASSIVE $(PYTHON) -m tinyllm train --preset shakespeare --minutes $(MINUTES) --out runs/shakespeare --eval-every 40 --sample-prompt "Romeo."
 	$(PYTHON) -m tinyllm generate --ckpt runs/shakespeare/ckpt.npz --prompt "Juliet." --max-new-tokens 200 --seed 1
 
 # Lessons (lessons/README.md). TINYLLM_FAST=1 makes every lesson take its fast path (CI).
