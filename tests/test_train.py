@@ -11,7 +11,7 @@ import pytest
 from tinyllm import train
 from tinyllm.__main__ import main
 from tinyllm.checkpoint import read_checkpoint
-from tinyllm.model import Transformer
+from tinyllm.model import ModelConfig, Transformer
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -161,3 +161,20 @@ def test_token_files_are_rebuilt_when_the_text_changes(corpus, tmp_path):
     args.text = str(changed)
     second = train.prepare_data(args)[2].filename
     assert second != first and not os.path.exists(first)             # rebuilt, stale file removed
+
+
+def test_bits_per_byte_is_total_nats_over_ln2_over_the_scored_tokens_bytes(corpus, tmp_path):
+    args, _ = train.parse_args(train_argv(corpus, tmp_path / "run")[1:])
+    os.makedirs(args.out)
+    tokenizer, _, _, val = train.prepare_data(args)
+    model = Transformer(ModelConfig.preset("tiny", vocab_size=tokenizer.vocab_size), seed=0)
+    T, val = 16, np.asarray(val[:16 * 5 + 1])                          # 5 windows, batches of 2, 2, 1
+    got = train.evaluate(model, val, T, 2, train.token_byte_lengths(tokenizer))
+    windows = np.stack([val[i * T:i * T + T + 1] for i in range(5)]).astype(np.int64)
+    logits = model(windows[:, :-1]).data.astype(np.float64)           # (5, T, V)
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    nats = -np.take_along_axis(logp, windows[:, 1:, None], -1).sum()
+    n_bytes = len(tokenizer.decode_bytes(windows[:, 1:].reshape(-1)))
+    assert got["val_tokens"] == 5 * T
+    assert got["val_loss"] == pytest.approx(nats / (5 * T), rel=1e-5)
+    assert got["val_bpb"] == pytest.approx(nats / math.log(2) / n_bytes, rel=1e-5)

@@ -45,7 +45,7 @@ from autograd import no_grad
 from tinyllm import data
 from tinyllm.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from tinyllm.files import atomic_write
-from tinyllm.generate import Utf8Stream, encode_prompt, generate, tokenizer_from_text
+from tinyllm.generate import encode_prompt, generate, tokenizer_from_text
 from tinyllm.model import ModelConfig, Transformer
 from tinyllm.optim import AdamW, clip_grad_norm, lr_at, step_progress
 from tinyllm.tokenizer import ENDOFTEXT, Tokenizer
@@ -88,6 +88,8 @@ def tokenize_to_file(tokenizer, tokenizer_text, text, folder, split):
     path = os.path.join(folder, f"{split}-{key}.bin")
     if not os.path.exists(path):
         ids = np.array(tokenizer.encode(text, allowed_special="all"), dtype=np.uint16)
+        if ids.size == 0:
+            raise TrainingError(f"the {split} text is empty: nothing to tokenize")
         write_atomic(path, ids.tobytes())
         for name in os.listdir(folder):                      # stale files of older tokenizers/texts
             if name.startswith(split + "-") and name.endswith(".bin") and name != os.path.basename(path):
