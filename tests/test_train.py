@@ -178,3 +178,21 @@ def test_bits_per_byte_is_total_nats_over_ln2_over_the_scored_tokens_bytes(corpu
     assert got["val_tokens"] == 5 * T
     assert got["val_loss"] == pytest.approx(nats / (5 * T), rel=1e-5)
     assert got["val_bpb"] == pytest.approx(nats / math.log(2) / n_bytes, rel=1e-5)
+
+
+def test_grad_accumulation_equals_one_big_batch(corpus, tmp_path, monkeypatch):
+    batch = np.random.default_rng(0).integers(0, 300, size=(4, 17))
+    runs = {}
+    for accum, size in ((1, 4), (2, 2)):
+        args, _ = train.parse_args(train_argv(corpus, tmp_path / f"a{accum}", "--grad-accum", str(accum),
+                                              "--batch-size", str(size))[1:])
+        os.makedirs(args.out)
+        runs[accum] = train.Run(args)
+    halves = iter([batch[:2], batch[2:]])
+    monkeypatch.setattr(train, "get_batch", lambda *a: batch)
+    loss1, norm1 = runs[1].train_step(1e-3)
+    monkeypatch.setattr(train, "get_batch", lambda *a: next(halves))
+    loss2, norm2 = runs[2].train_step(1e-3)
+    assert loss2 == pytest.approx(loss1, rel=1e-6) and norm2 == pytest.approx(norm1, rel=1e-5)
+    np.testing.assert_allclose(runs[2].opt.flat, runs[1].opt.flat, rtol=1e-5, atol=1e-7)
+    assert not np.array_equal(runs[1].opt.flat, train.Run(args).opt.flat)      # the step moved them
