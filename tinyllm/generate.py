@@ -97,11 +97,7 @@ def generate(model, prompt_ids, max_new_tokens, temperature=1.0, top_k=0, top_p=
     (the slow reference the KV cache must agree with)."""
     ctx = model.cfg.max_seq_len
     ids = [int(i) for i in prompt_ids]
-    if not ids:
-        raise ValueError("the prompt is empty: give at least one token (e.g. <|endoftext|>)")
-    if len(ids) > ctx:
-        raise ValueError(f"the prompt is {len(ids)} tokens, longer than the model's context of "
-                         f"{ctx}; shorten it")
+    check_prompt(ids, ctx)
     rng = np.random.default_rng() if rng is None else rng
     new, start = [], 0                                   # the model sees ids[start:]
     with no_grad(), numba_threads(1):                    # see "Threads" in the module docstring
@@ -122,6 +118,15 @@ def generate(model, prompt_ids, max_new_tokens, temperature=1.0, top_k=0, top_p=
             else:
                 logits = _forward(model, ids[start:], use_cache)
     return new
+
+
+def check_prompt(ids, context):
+    """A prompt must hold at least one token and fit the model's context."""
+    if not len(ids):
+        raise ValueError("the prompt is empty: give at least one token (e.g. <|endoftext|>)")
+    if len(ids) > context:
+        raise ValueError(f"the prompt is {len(ids)} tokens, longer than the model's context of "
+                         f"{context}; shorten it")
 
 
 @contextlib.contextmanager
@@ -220,6 +225,7 @@ def main(argv=None):
             raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
         model, tokenizer = load_for_generation(args.ckpt, args.tokenizer)
         prompt_ids = encode_prompt(tokenizer, args.prompt)
+        check_prompt(prompt_ids, model.cfg.max_seq_len)                 # before printing anything
         stream = Utf8Stream(tokenizer)
         sys.stdout.write(args.prompt)
         generate(model, prompt_ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p,
