@@ -43,7 +43,7 @@ def main():
     args = ap.parse_args()
     model = Transformer(ModelConfig.preset("shakespeare"), seed=0)
     print(f"shakespeare preset, {model.num_params():,} params, {args.tokens} new tokens after a 1-token "
-          f"prompt, threads {os.environ['OMP_NUM_THREADS']}")
+          f"prompt, threads {os.environ['OMP_NUM_THREADS']}, load average {os.getloadavg()[0]:.2f}")
     G.generate(model, [0], 8)                                               # JIT, caches
     G.generate(model, [0], 2, use_cache=False)
     cached, uncached = [], []

@@ -114,7 +114,7 @@ def main():
     model = Transformer(cfg, seed=0)
     opt = AdamW(model.named_parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
     print(f"shakespeare preset: {model.num_params():,} params, batch {B} x {T} = {B * T} tokens/step, "
-          f"threads {os.environ['OMP_NUM_THREADS']}")
+          f"threads {os.environ['OMP_NUM_THREADS']}, load average {os.getloadavg()[0]:.2f} (other jobs skew both sides)")
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         token_file = write_random_tokens(os.path.join(tmp, "tokens.bin"), cfg.vocab_size)
