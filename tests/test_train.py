@@ -157,6 +157,8 @@ def test_token_files_are_rebuilt_when_the_text_changes(corpus, tmp_path):
     first = train.prepare_data(args)[2].filename
     again = train.prepare_data(args)[2].filename
     assert again == first                                             # cached
+    args.tokenizer = os.path.join(args.out, "tokenizer.json")         # --tokenizer FILE: the same one
+    assert train.prepare_data(args)[2].filename == first
     changed = tmp_path / "changed.txt"
     changed.write_text(open(corpus).read().replace("king", "duke"), encoding="utf-8")
     args.text = str(changed)
