@@ -13,15 +13,11 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("OMP_NUM_THREADS", "2")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
-os.environ.setdefault("NUMBA_NUM_THREADS", "2")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")          # as the Makefile and python -m tinyllm
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _threads  # noqa: E402,F401  (thread settings: before NumPy and Numba load)
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(__file__))
 from _torch_side import run_torch_bench, torch_python, write_random_tokens  # noqa: E402
 
 from tinyllm import ModelConfig, Transformer  # noqa: E402
