@@ -29,9 +29,7 @@ fresh prompt (positions from 0), so the model always sees at least half a contex
 import argparse
 import codecs
 import contextlib
-import os
 import sys
-import tempfile
 
 import numba
 import numpy as np
@@ -169,13 +167,7 @@ class Utf8Stream:
 def tokenizer_from_text(text):
     """A Tokenizer from the text of its saved file (how checkpoints carry it in meta)."""
     from tinyllm.tokenizer import Tokenizer
-    fd, path = tempfile.mkstemp(suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        return Tokenizer.load(path)
-    finally:
-        os.remove(path)
+    return Tokenizer.loads(text, source="the checkpoint's tokenizer")
 
 
 def load_for_generation(ckpt, tokenizer_path=None):
