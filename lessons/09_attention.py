@@ -24,13 +24,10 @@ Run:       python lessons/09_attention.py          (TINYLLM_FAST=1 for a quick p
 Exercise:  python lessons/exercise.py 09           (write the attention backward, GQA included)
 """
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 
-from _common import OUT_DIR, REPO_DIR, plt, save_figure, section, max_rel_error
+from _common import plt, save_figure, section, max_rel_error, trained_model
 
 import autograd.functional as F
 from autograd import Tensor, gradcheck, kernels, no_grad
@@ -218,25 +215,7 @@ section("7. What a trained model attends to")
 # Random weights attend almost uniformly. A trained model's heads specialise. We need one:
 # the checkpoint of `make train-shakespeare` if it exists, else the small model lesson 14
 # trains (if lesson 14 has not run yet, we run it now: ~30 s, ~15 s with TINYLLM_FAST=1).
-from tinyllm.generate import load_for_generation  # noqa: E402
-
-CHECKPOINTS = [REPO_DIR / "runs" / "shakespeare" / "ckpt.npz", OUT_DIR / "14_shakespeare" / "ckpt.npz"]
-
-
-def get_trained_model():
-    """(model, tokenizer, checkpoint path) of the first checkpoint that exists."""
-    if not any(p.exists() for p in CHECKPOINTS):
-        print("no trained model yet: running lessons/14_training.py to make one ...", flush=True)
-        done = subprocess.run([sys.executable, str(Path(__file__).with_name("14_training.py"))],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"lesson 14 failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    path = next(p for p in CHECKPOINTS if p.exists())
-    model, tokenizer = load_for_generation(str(path))
-    return model, tokenizer, str(path.relative_to(REPO_DIR))
-
-
-model, tok, origin = get_trained_model()
+model, tok, origin = trained_model()
 print(f"model from {origin}")
 
 

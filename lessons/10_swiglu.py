@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from _common import FAST, pick, plt, save_figure, section, max_rel_error
+from _common import pick, plt, save_figure, section, max_rel_error
 
 import autograd.functional as F
 from autograd import Tensor, gradcheck, kernels

@@ -28,11 +28,11 @@ import time
 
 import numpy as np
 
-from _common import FAST, pick, plt, save_figure, section, max_rel_error
+from _common import pick, plt, save_figure, section, max_rel_error
 
 import autograd.functional as F
 from autograd import Tensor, no_grad
-from tinyllm.model import Block, ModelConfig, Transformer
+from tinyllm.model import ModelConfig, Transformer
 
 rng = np.random.default_rng(0)
 

@@ -26,11 +26,8 @@ Sections
 Run:       python lessons/12_bpe.py          (TINYLLM_FAST=1 for a quick pass)
 Exercise:  python lessons/exercise.py 12     (pair counting, the merge, and a training loop)
 """
-import math
 import time
 from collections import Counter
-
-import numpy as np
 
 from _common import FAST, REPO_DIR, pick, plt, save_figure, section
 

@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from _common import FAST, pick, plt, save_figure, section, max_rel_error
+from _common import plt, save_figure, section, max_rel_error
 
 from autograd import Tensor, kernels
 from tinyllm.model import ModelConfig, Transformer

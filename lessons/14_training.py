@@ -31,7 +31,6 @@ Exercise:  python lessons/exercise.py 14          (batches and the training step
 """
 import math
 import os
-import shutil
 import time
 
 import numpy as np

@@ -27,31 +27,20 @@ Sections
 Run:       python lessons/15_sampling.py          (TINYLLM_FAST=1 for a quick pass)
 Exercise:  python lessons/exercise.py 15          (temperature softmax and top-p filtering)
 """
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 
-from _common import FAST, OUT_DIR, REPO_DIR, pick, plt, save_figure, section
+from _common import pick, plt, save_figure, section, trained_model
 
 from autograd import no_grad
-from tinyllm.generate import filtered_probs, generate, load_for_generation, sample_next
+from tinyllm.generate import filtered_probs, generate, sample_next
 
 # ============================================================================================
 section("1. The model's next-token distribution")
 # A trained model: the checkpoint of `make train-shakespeare` if there is one, else the small
 # model of lesson 14 (run now if needed: ~30 s, ~15 s with TINYLLM_FAST=1).
-CHECKPOINTS = [REPO_DIR / "runs" / "shakespeare" / "ckpt.npz", OUT_DIR / "14_shakespeare" / "ckpt.npz"]
-if not any(p.exists() for p in CHECKPOINTS):
-    print("no trained model yet: running lessons/14_training.py to make one ...", flush=True)
-    done = subprocess.run([sys.executable, str(Path(__file__).with_name("14_training.py"))],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"lesson 14 failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-ckpt = next(p for p in CHECKPOINTS if p.exists())
-model, tok = load_for_generation(str(ckpt))
-print(f"model: {ckpt.relative_to(REPO_DIR)}, {model.num_params():,} parameters, vocab {tok.vocab_size}")
+model, tok, ckpt = trained_model()
+print(f"model: {ckpt}, {model.num_params():,} parameters, vocab {tok.vocab_size}")
 
 
 def show(probs, n=6):

@@ -36,7 +36,7 @@ import struct
 
 import numpy as np
 
-from _common import OUT_DIR, REPO_DIR, plt, save_figure, section, max_rel_error
+from _common import CHECKPOINTS, OUT_DIR, REPO_DIR, plt, save_figure, section, max_rel_error
 
 from autograd import kernels, no_grad
 from tinyllm.export import (export_hf, export_llama2c, half_to_interleaved, hf_name, interleaved_to_half,
@@ -53,7 +53,6 @@ EXPORT_DIR = OUT_DIR / "17_export"
 section("1. The model to export")
 # The trained model of lesson 14 (or of `make train-shakespeare`) if there is one; else a random
 # one — the export does not care whether the numbers are any good.
-CHECKPOINTS = [REPO_DIR / "runs" / "shakespeare" / "ckpt.npz", OUT_DIR / "14_shakespeare" / "ckpt.npz"]
 found = [p for p in CHECKPOINTS if p.exists()]
 if found:
     model, tok = load_for_generation(str(found[0]))

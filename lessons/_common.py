@@ -87,3 +87,23 @@ def best_time(fn, budget=None, min_repeat=3, max_repeat=50):
         elapsed = time.perf_counter() - t0
         best, spent, n = min(best, elapsed), spent + elapsed, n + 1
     return best
+
+
+# A trained model for the lessons that look at one (09, 15, 17): the checkpoint of
+# `make train-shakespeare` if there is one, else the small model lesson 14 trains.
+CHECKPOINTS = [REPO_DIR / "runs" / "shakespeare" / "ckpt.npz", OUT_DIR / "14_shakespeare" / "ckpt.npz"]
+
+
+def trained_model():
+    """(model, tokenizer, checkpoint path relative to the repo); runs lesson 14 first if no
+    checkpoint exists yet (~30 s, ~15 s with TINYLLM_FAST=1)."""
+    import subprocess
+    from tinyllm.generate import load_for_generation
+    if not any(p.exists() for p in CHECKPOINTS):
+        print("no trained model yet: running lessons/14_training.py to make one ...", flush=True)
+        done = subprocess.run([sys.executable, str(LESSONS_DIR / "14_training.py")], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"lesson 14 failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    path = next(p for p in CHECKPOINTS if p.exists())
+    model, tokenizer = load_for_generation(str(path))
+    return model, tokenizer, str(path.relative_to(REPO_DIR))
