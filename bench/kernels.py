@@ -288,9 +288,9 @@ def bench_parallel_check(r):
         ("adamw", K._adamw_kernel, (p, g, m, v, *(f(x) for x in (1 - 1e-4, .9, .1, .95, .05, 1e-3, .5, 1e-8)))),
         ("matmul (4096,256)@(256,688)", K._matmul_kernel,
          (randn(1, N, DIM), randn(1, DIM, HIDDEN), np.zeros((1, N, HIDDEN), DT))),
-        ("attention fwd", K._attention_fwd, (q, kT, vv, f(0.17), o, ls)),
+        ("attention fwd", K._attention_fwd, (q, kT, vT, f(0.17), o, ls)),
         ("attention bwd", K._attention_bwd,
-         (q, k, kT, vT, o, ls, q, f(0.17), np.empty_like(q), np.zeros_like(k), np.zeros_like(k))),
+         (q, kT, vT, o, ls, q, f(0.17), np.empty_like(q), np.zeros_like(kT), np.zeros_like(kT))),
     ]
     for name, par, args in cases:
         opts = {k: v for k, v in par.targetoptions.items() if k not in ("parallel", "cache", "nopython")}
