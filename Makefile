@@ -8,9 +8,10 @@ export OMP_NUM_THREADS ?= 2
 export OPENBLAS_NUM_THREADS ?= 2
 export NUMBA_NUM_THREADS ?= 2
 export MPLBACKEND ?= Agg
-# Numba (OpenMP) and OpenBLAS take turns on the same 2 cores: idle threads of each must sleep
-# at once instead of spinning against the other (measured 15-20% faster training steps).
-export OMP_WAIT_POLICY ?= PASSIVE
+# Numba (OpenMP) and OpenBLAS take turns on the same 2 cores: in tests and lessons idle threads
+# of each sleep at once instead of spinning against the other. `python -m tinyllm` and the
+# benches choose for themselves (training sleeps, generation spins: tinyllm/__main__.py).
+test test-all lesson lessons exercise exercises-check: export OMP_WAIT_POLICY ?= PASSIVE
 export OPENBLAS_THREAD_TIMEOUT ?= 4
 
 MINUTES ?= 10

@@ -1,11 +1,19 @@
-"""Imported first by every benchmark: the Makefile's thread settings, for direct runs too.
+"""Thread settings for the benchmarks, the same as the Makefile's and `python -m tinyllm`'s.
 
-Two BLAS and two Numba threads on the 2-core machine we measure on; idle threads of each sleep
-at once instead of spinning against the other (OMP_WAIT_POLICY, OPENBLAS_THREAD_TIMEOUT).
-They are read when NumPy and Numba start, so this module must be imported before them.
+Two BLAS and two Numba threads on the 2-core machine we measure on, and the wait policy of
+idle threads that `python -m tinyllm COMMAND` picks (tinyllm/__main__.py: training threads
+sleep at once, generation threads spin briefly). They are read when NumPy and Numba start, so
+a benchmark calls `use(...)` before it imports either:
+
+    import _threads
+    _threads.use("train")          # or "generate"
 """
 import os
 
-for name, value in [("OMP_NUM_THREADS", "2"), ("OPENBLAS_NUM_THREADS", "2"), ("NUMBA_NUM_THREADS", "2"),
-                    ("OMP_WAIT_POLICY", "PASSIVE"), ("OPENBLAS_THREAD_TIMEOUT", "4")]:
-    os.environ.setdefault(name, value)
+from tinyllm.__main__ import thread_settings   # imports nothing but os and sys
+
+
+def use(command):
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(name, "2")
+    thread_settings(command)

@@ -5,9 +5,11 @@ as the CLI does (temperature 0.8, top-p 0.9). With the cache, each new token is 
 a single position (start_pos = its index); without it, every step re-runs the forward over the
 whole prefix. The two alternate in rounds; we quote the median tokens/s of each.
 
-Then where the time of one cached token goes: the ops of autograd.functional (timed by
-bench/train_speed.py's OpTimer), the cached attention (model.py's _attend_with_cache, plain
-NumPy), sampling, and the rest (Python in model.py and generate.py).
+Then where the time of one cached token goes: the one-token step (tinyllm/decode.py), the
+sampling (filter + draw), and the rest (Python in generate.py).
+
+Threads as `python -m tinyllm generate` sets them (bench/_threads.py): idle OpenMP threads
+spin briefly before they sleep, so the one-token step uses both cores.
 
     .venv/bin/python bench/generate_speed.py [--tokens 256] [--rounds 3]
 """
@@ -18,14 +20,14 @@ import time
 from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _threads  # noqa: E402,F401  (thread settings: before NumPy and Numba load)
+import _threads  # noqa: E402
+_threads.use("generate")  # thread settings, before NumPy and Numba load
 
 import numpy as np
 
-from train_speed import OpTimer  # noqa: E402
-
 import tinyllm.generate as G  # noqa: E402
-from tinyllm.model import Attention, ModelConfig, Transformer  # noqa: E402
+from tinyllm.decode import Decoder  # noqa: E402
+from tinyllm.model import ModelConfig, Transformer  # noqa: E402
 
 
 def tokens_per_second(model, n, use_cache, seed=0):
@@ -55,8 +57,8 @@ def main():
 
 
 def profile(model, n):
-    """Time per cached token, split by what runs."""
-    extra = defaultdict(float)
+    """Time per cached token, split into the model's one-token step, sampling, and the rest."""
+    spent = defaultdict(float)
 
     def timed(key, fn):
         def wrapper(*args, **kwargs):
@@ -64,31 +66,26 @@ def profile(model, n):
             try:
                 return fn(*args, **kwargs)
             finally:
-                extra[key] += time.perf_counter() - t0
+                spent[key] += time.perf_counter() - t0
         return wrapper
 
-    real_sample, real_attend = G.sample_next, Attention._attend_with_cache
+    real_sample, real_step, real_prefill = G.sample_next, Decoder.step, Decoder.prefill
     G.sample_next = timed("sample_next (filter + draw)", real_sample)
-    Attention._attend_with_cache = timed("_attend_with_cache (cached attention)", real_attend)
+    Decoder.step = timed("Decoder.step (decode.py, one position)", real_step)
+    Decoder.prefill = timed("Decoder.prefill (the prompt, one forward)", real_prefill)
     try:
-        with OpTimer() as timer:
-            t0 = time.perf_counter()
-            G.generate(model, [0], n, 0.8, 0, 0.9, np.random.default_rng(0))
-            total = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        G.generate(model, [0], n, 0.8, 0, 0.9, np.random.default_rng(0))
+        total = time.perf_counter() - t0
     finally:
-        G.sample_next, Attention._attend_with_cache = real_sample, real_attend
+        G.sample_next, Decoder.step, Decoder.prefill = real_sample, real_step, real_prefill
     per = lambda s: 1e3 * s / n                                             # ms per token
-    print(f"\nper cached token: {per(total):.3f} ms with the timers on ({n / total:.0f} tok/s)")
-    print(f"{'':42s}{'calls/tok':>10s}{'ms/tok':>9s}{'%':>7s}")
-    rows = [(name, timer.calls[name] / n, timer.fwd[name]) for name in timer.calls]
-    rows += [(name, None, s) for name, s in extra.items()]
-    for name, calls, s in sorted(rows, key=lambda row: -row[2]):
-        if per(s) >= 0.005:
-            print(f"{name:42s}{'' if calls is None else f'{calls:.0f}':>10s}{per(s):9.3f}{100 * s / total:6.1f}%")
-    # the cached attention runs inside no op, so op times and the extras do not overlap
-    accounted = sum(timer.fwd.values()) + sum(extra.values())
-    print(f"{'rest (Python in model.py / generate.py)':42s}{'':>10s}{per(total - accounted):9.3f}"
-          f"{100 * (total - accounted) / total:6.1f}%")
+    print(f"\nper cached token: {per(total):.3f} ms with the timers on ({n / total:.0f} tok/s), "
+          f"{G.generation_threads()} Numba threads")
+    for name, s in sorted(spent.items(), key=lambda item: -item[1]):
+        print(f"{name:46s}{per(s):9.3f} ms{100 * s / total:6.1f}%")
+    rest = total - sum(spent.values())
+    print(f"{'rest (Python in generate.py)':46s}{per(rest):9.3f} ms{100 * rest / total:6.1f}%")
 
 
 if __name__ == "__main__":

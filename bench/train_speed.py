@@ -20,7 +20,8 @@ import time
 from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _threads  # noqa: E402,F401  (thread settings: before NumPy and Numba load)
+import _threads  # noqa: E402
+_threads.use("train")  # thread settings, before NumPy and Numba load
 
 import numpy as np
 

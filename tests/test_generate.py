@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograd import no_grad
-from tinyllm.generate import Utf8Stream, filtered_probs, generate, main, sample_next
+from tinyllm.generate import Utf8Stream, filtered_probs, generate, kept_tokens, main, sample_next
 from tinyllm.model import ModelConfig, Transformer
 from tinyllm.tokenizer import Tokenizer
 
@@ -47,6 +47,30 @@ def test_top_k_keeps_k_most_probable(logits, k):
     assert kept.sum() == min(k, len(logits))
     assert logits[kept].min() >= logits[~kept].max(initial=-np.inf)
     assert probs.sum() == pytest.approx(1.0)
+
+
+def kept_tokens_by_full_sort(z, temperature, top_k, top_p):
+    """kept_tokens the slow way: sort all V tokens, cut to k, cut to the nucleus."""
+    e = np.exp((z - z.max()) / temperature)
+    probs = e / e.sum()
+    ids = np.argsort(-z, kind="stable")[:top_k or None]
+    mass = np.cumsum(probs[ids])
+    ids = ids[:int(np.searchsorted(mass, top_p * mass[-1])) + 1]
+    return ids, probs[ids] / probs[ids].sum()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(-6, 6), min_size=2, max_size=300), st.floats(0.3, 2.0),
+       st.integers(0, 20), st.sampled_from([1.0, 0.9, 0.5, 0.05, 1e-4]))
+def test_kept_tokens_sorts_only_candidates_but_equals_a_full_sort(values, temperature, top_k, top_p):
+    z = np.array(values, dtype=np.float64) / 2                  # many ties
+    ids, probs = kept_tokens(z, temperature, top_k, top_p)
+    ref_ids, ref_probs = kept_tokens_by_full_sort(z, temperature, top_k, top_p)
+    if not top_k and top_p == 1:                                # nothing cut: any order
+        order, ref_order = np.argsort(ids), np.argsort(ref_ids)
+        ids, probs, ref_ids, ref_probs = ids[order], probs[order], ref_ids[ref_order], ref_probs[ref_order]
+    assert ids.tolist() == ref_ids.tolist()
+    np.testing.assert_allclose(probs, ref_probs, rtol=1e-12)
 
 
 def test_temperature_zero_is_argmax_and_temperature_scales():

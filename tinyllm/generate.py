@@ -14,13 +14,16 @@ probabilities and draw one:
 then renormalise what is kept and sample from it.
 
 The KV cache: the prompt goes through the model once (start_pos=0), which stores every layer's
-keys and values; afterwards each new token is fed alone (start_pos = its position) and attends
-over the cache, so a step costs one token's forward instead of the whole prefix's.
+keys and values; afterwards each new token is fed alone at its position and attends over the
+cache, so a step costs one token's forward instead of the whole prefix's. The one-token steps
+run in tinyllm/decode.py, the same forward pass written as one jitted loop (as llama2.c does).
 
-Threads: generation runs the Numba kernels on one thread. At batch 1 each op is microseconds
-of work, and waking a second Numba thread for each of the ~40 kernel calls per token, while
-OpenBLAS's threads want the same two cores, costs far more than it saves (on the 2-core
-machine, bench/generate_speed.py went from ~65 to ~300 tokens/s with the cache).
+Threads: a one-token step is ~25 matrix-vector products, each split between the Numba threads.
+That pays only if idle threads spin briefly before sleeping (OpenMP's default, which
+`python -m tinyllm generate` keeps); with OMP_WAIT_POLICY=PASSIVE (set for training, where
+Numba's and OpenBLAS's threads take turns) each wake-up costs ~0.1 ms, so generation then runs
+on one thread (bench/generate_speed.py on 2 cores: ~1300 tokens/s of steps with two spinning
+threads, ~750 with one, ~200 with two sleeping ones).
 
 Context: a prompt longer than the model's context (max_seq_len) is an error. When generation
 fills the context, the window restarts: the last max_seq_len // 2 tokens are fed again as a
@@ -29,12 +32,14 @@ fresh prompt (positions from 0), so the model always sees at least half a contex
 import argparse
 import codecs
 import contextlib
+import os
 import sys
 
 import numba
 import numpy as np
 
 from autograd import no_grad
+from tinyllm.decode import Decoder
 
 
 # ---------------------------------------------------------------------------- sampling
@@ -55,14 +60,31 @@ def kept_tokens(logits, temperature=1.0, top_k=0, top_p=1.0):
     probs = e / e.sum()                                                  # (V,)
     if not top_k and top_p == 1:
         return np.arange(len(z)), probs                                  # nothing cut: no sort
-    ids = np.argsort(-z, kind="stable")                                  # most probable first
+    ids = _candidates(z, probs, top_k, top_p)
+    ids = ids[np.argsort(-z[ids], kind="stable")]                        # most probable first
     if top_k:
         ids = ids[:top_k]
     if top_p < 1:
         mass = np.cumsum(probs[ids])
-        ids = ids[:int(np.searchsorted(mass, top_p * mass[-1])) + 1]   # first prefix with mass ≥ p
+        total = mass[-1] if top_k else 1.0                               # what top-p is a share of
+        if mass[-1] < top_p * total:                                     # (rounding) sort them all
+            ids = np.argsort(-z, kind="stable")
+            mass = np.cumsum(probs[ids])
+        ids = ids[:int(np.searchsorted(mass, top_p * total)) + 1]       # first prefix with mass ≥ p
     kept = probs[ids]
     return ids, kept / kept.sum()
+
+
+def _candidates(z, probs, top_k, top_p):
+    """The ids (ascending) that can survive the cut; only these need sorting (2048 → a few dozen).
+    top-k: those at least as probable as the k-th most probable (ties included).
+    top-p: a token with probability below (1 - p) / (V - 1) is never in the nucleus: all such
+    tokens hold less than 1 - p together, so the tokens above them reach p first (llama2.c)."""
+    if top_k and top_k < len(z):
+        return np.flatnonzero(z >= np.partition(z, len(z) - top_k)[len(z) - top_k])
+    if top_p < 1:
+        return np.flatnonzero(probs >= min((1 - top_p) / max(len(z) - 1, 1), probs.max()))
+    return np.arange(len(z))
 
 
 def filtered_probs(logits, temperature=1.0, top_k=0, top_p=1.0):
@@ -98,10 +120,11 @@ def generate(model, prompt_ids, max_new_tokens, temperature=1.0, top_k=0, top_p=
     check_prompt(ids, ctx)
     rng = np.random.default_rng() if rng is None else rng
     new, start = [], 0                                   # the model sees ids[start:]
-    with no_grad(), numba_threads(1):                    # see "Threads" in the module docstring
-        logits = _forward(model, ids, use_cache)
+    with no_grad(), numba_threads(generation_threads()):   # see "Threads" in the docstring
+        decoder = Decoder(model) if use_cache else None
+        logits = _forward(model, decoder, ids)
         while len(new) < max_new_tokens:
-            next_id = sample_next(logits[0, -1], temperature, top_k, top_p, rng)
+            next_id = sample_next(logits, temperature, top_k, top_p, rng)
             new.append(next_id)
             if stream is not None:
                 stream(next_id)
@@ -110,11 +133,11 @@ def generate(model, prompt_ids, max_new_tokens, temperature=1.0, top_k=0, top_p=
             ids.append(next_id)
             if len(ids) - start > ctx:                   # window full: restart on its last half
                 start = len(ids) - ctx // 2
-                logits = _forward(model, ids[start:], use_cache)
-            elif use_cache:                              # one token, at its position in the window
-                logits = model(np.array([[next_id]]), start_pos=len(ids) - 1 - start).data
+                logits = _forward(model, decoder, ids[start:])
+            elif use_cache:                              # one token, at the next position
+                logits = decoder.step(next_id)
             else:
-                logits = _forward(model, ids[start:], use_cache)
+                logits = _forward(model, decoder, ids[start:])
     return new
 
 
@@ -125,6 +148,11 @@ def check_prompt(ids, context):
     if len(ids) > context:
         raise ValueError(f"the prompt is {len(ids)} tokens, longer than the model's context of "
                          f"{context}; shorten it")
+
+
+def generation_threads():
+    """All Numba threads, or 1 when idle OpenMP threads sleep at once (OMP_WAIT_POLICY=PASSIVE)."""
+    return 1 if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE" else numba.get_num_threads()
 
 
 @contextlib.contextmanager
@@ -138,10 +166,12 @@ def numba_threads(n):
         numba.set_num_threads(before)
 
 
-def _forward(model, ids, use_cache):
-    """Logits (1, T, V) for a window; with use_cache it also (re)fills the KV cache."""
-    tokens = np.array(ids)[None]                         # (1, T)
-    return model(tokens, start_pos=0 if use_cache else None).data
+def _forward(model, decoder, ids):
+    """Logits (V,) after a whole window: with a decoder, its prefill (one batched forward that
+    fills the KV cache); without one, the model's plain forward over the window."""
+    if decoder is not None:
+        return decoder.prefill(ids)
+    return model(np.array(ids)[None]).data[0, -1]
 
 
 # ---------------------------------------------------------------------------- text
