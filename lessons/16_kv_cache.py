@@ -13,6 +13,7 @@ In the library:
                          Attention._attend_with_cache                  append to the cache, attend
     autograd/kernels.py  softmax(x, causal=True) with S > T            query i sees keys j ≤ i + S − T
     tinyllm/generate.py  generate(..., use_cache=True/False)           prefill once, then one token a step
+    tinyllm/decode.py    Decoder.step                                   the same one-token forward, as one jitted loop
 
 Sections
   1. Cached == uncached, logit for logit
@@ -20,6 +21,7 @@ Sections
   3. Inside the cache
   4. How much faster (figure)
   5. How much memory
+  6. One token, one loop: what generate() really runs
 
 Run:       python lessons/16_kv_cache.py          (TINYLLM_FAST=1 for a quick pass)
 Exercise:  python lessons/exercise.py 16          (write the cache update and the attention over it)
@@ -155,6 +157,39 @@ with no_grad():
 held = sum(l.attention.cache_k.nbytes + l.attention.cache_v.nbytes for l in m.layers)
 assert held == 2 * c.n_layers * c.n_kv_heads * c.head_dim * c.max_seq_len * 4
 print(f"the 'shakespeare' model's caches, allocated: {held / 2**20:.1f} MiB — as the formula says")
+
+
+
+# ============================================================================================
+section("6. One token, one loop")
+# With the cache a step is tiny: one position through 6 layers. Through model.py it is still
+# ~80 NumPy calls and Tensor objects, each a few microseconds, so Python bookkeeping costs more
+# than the arithmetic. tinyllm/decode.py writes the same forward pass for one position as ONE
+# Numba function with explicit loops (as llama2.c's run.c does in C); generate() uses it after
+# the prefill. Same logits, many times faster. Its speed is then the speed of reading the
+# weights: every weight is read once per token.
+from tinyllm.decode import Decoder  # noqa: E402
+
+shakespeare = Transformer(ModelConfig.preset("shakespeare"), seed=0)
+prompt = rng.integers(0, 2048, 32)
+with no_grad():
+    dec = Decoder(shakespeare)
+    dec.prefill(prompt[:-1])
+    fast = dec.step(prompt[-1])                                        # position 31, one loop
+    shakespeare(prompt[None, :-1], start_pos=0)
+    slow = shakespeare(prompt[None, -1:], start_pos=31).data[0, -1]    # position 31, model.py
+    err = np.abs(fast - slow).max() / np.abs(slow).max()              # float32: ~1e-6
+    t_model = best_time(lambda: shakespeare(prompt[None, -1:], start_pos=31), budget=0.3)
+    def one_step():
+        dec.pos = 31                                                     # overwrite position 31 again
+        dec.step(prompt[-1])
+    t_loop = best_time(one_step, budget=0.3)
+weights = sum(p.data.nbytes for p in shakespeare.parameters())
+print(f"'shakespeare' preset, position 31: Decoder.step vs model.py logits, max error {err:.1e} of the largest")
+print(f"one token: model.py {1e3 * t_model:.2f} ms, decode.py {1e3 * t_loop:.2f} ms "
+      f"({t_model / t_loop:.1f}× faster); {weights / 1e6:.1f} MB of weights read at "
+      f"{weights / t_loop / 1e9:.0f} GB/s")
+assert err < 1e-5
 
 print("\nNext: lesson 17, taking the model out of tinyllm: llama2.c and Hugging Face. "
       "Exercise: python lessons/exercise.py 16")
