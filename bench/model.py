@@ -21,6 +21,7 @@ import numpy as np
 
 from _torch_side import run_torch_bench, torch_python, write_random_tokens  # noqa: E402
 
+from autograd.memory import reuse_freed_memory  # noqa: E402
 from tinyllm import ModelConfig, Transformer  # noqa: E402
 
 
@@ -47,6 +48,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
 
+    reuse_freed_memory()                # as tinyllm/train.py does (autograd/memory.py)
     cfg = ModelConfig.preset("shakespeare")
     model = Transformer(cfg, seed=0)
     tokens_per_step = 16 * 256

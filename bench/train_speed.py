@@ -2,7 +2,8 @@
 
 A training step as tinyllm/train.py runs it: a batch of 16 random windows x 256 tokens,
 forward + cross-entropy, backward, global-norm clipping, fused AdamW (the whole step, optimizer
-included, is what tokens/s counts). Theirs: ../shared/bench/torch_ref.py --bench-steps with the
+included, is what tokens/s counts), with malloc keeping freed memory for reuse as train.py
+sets it (autograd/memory.py). Theirs: ../shared/bench/torch_ref.py --bench-steps with the
 same dims and the same uint16 token file (random ids; the values do not change the speed).
 The two alternate in rounds, so both see the same machine load; we quote medians.
 
@@ -28,6 +29,7 @@ import numpy as np
 from _torch_side import run_torch_bench, torch_python, write_random_tokens  # noqa: E402
 
 import autograd.functional as F  # noqa: E402
+from autograd.memory import reuse_freed_memory  # noqa: E402
 from autograd.tensor import Tensor  # noqa: E402
 from tinyllm.model import ModelConfig, Transformer  # noqa: E402
 from tinyllm.optim import AdamW, clip_grad_norm  # noqa: E402
@@ -109,6 +111,7 @@ def main():
     ap.add_argument("--profile-steps", type=int, default=2, help="steps of the per-op profile (0 = skip)")
     args = ap.parse_args()
 
+    reuse_freed_memory()                # as tinyllm/train.py does (autograd/memory.py)
     cfg = ModelConfig.preset("shakespeare")
     model = Transformer(cfg, seed=0)
     opt = AdamW(model.named_parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)

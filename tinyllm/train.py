@@ -42,6 +42,7 @@ import time
 import numpy as np
 
 from autograd import no_grad
+from autograd.memory import reuse_freed_memory
 from tinyllm import data
 from tinyllm.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from tinyllm.files import atomic_write
@@ -458,6 +459,7 @@ def main(argv=None):
     try:
         args, resume_from = parse_args(sys.argv[1:] if argv is None else argv)
         os.makedirs(args.out, exist_ok=True)
+        reuse_freed_memory()                               # ~20% faster steps (autograd/memory.py)
         run = Run(args, resume_from)
         if not resume_from:
             write_atomic(run.metrics_path, "")
