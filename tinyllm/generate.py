@@ -58,6 +58,7 @@ def kept_tokens(logits, temperature=1.0, top_k=0, top_p=1.0):
         return np.array([np.argmax(z)]), np.ones(1)
     e = np.exp((z - z.max()) / temperature)
     probs = e / e.sum()                                                  # (V,)
+    top_k = 0 if top_k >= len(z) else top_k                              # k ≥ V cuts nothing
     if not top_k and top_p == 1:
         return np.arange(len(z)), probs                                  # nothing cut: no sort
     ids = _candidates(z, probs, top_k, top_p)
@@ -80,7 +81,7 @@ def _candidates(z, probs, top_k, top_p):
     top-k: those at least as probable as the k-th most probable (ties included).
     top-p: a token with probability below (1 - p) / (V - 1) is never in the nucleus: all such
     tokens hold less than 1 - p together, so the tokens above them reach p first (llama2.c)."""
-    if top_k and top_k < len(z):
+    if top_k:
         return np.flatnonzero(z >= np.partition(z, len(z) - top_k)[len(z) - top_k])
     if top_p < 1:
         return np.flatnonzero(probs >= min((1 - top_p) / max(len(z) - 1, 1), probs.max()))
