@@ -41,7 +41,7 @@ import time
 
 import numpy as np
 
-from autograd import no_grad
+from autograd import kernels, no_grad
 from autograd.memory import reuse_freed_memory
 from tinyllm import data
 from tinyllm.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
@@ -315,6 +315,21 @@ class Run:
         self.opt.zero_grad()
         return sum(losses) / len(losses), norm
 
+    def compile_kernels(self):
+        """A tiny forward + backward and AdamW update on scratch arrays, before the clock starts:
+        Numba compiles its kernels for this dtype on first use (~30 s on a fresh machine, then
+        loaded from its disk cache in ~1 s), which should not eat into a --minutes budget.
+        The model's weights, the optimizer and the random streams are not touched."""
+        t0 = time.perf_counter()
+        ids = np.zeros((1, min(8, self.args.context) + 1), dtype=np.int64)
+        _, loss = self.model(ids[:, :-1], ids[:, 1:])
+        loss.backward()
+        self.opt.zero_grad()
+        scratch = np.zeros(4, dtype=self.model.dtype)
+        kernels.adamw_step(scratch, scratch.copy(), scratch.copy(), scratch.copy(), 1e-3, 0.9, 0.99,
+                           1e-8, 0.1, 1)
+        return time.perf_counter() - t0
+
     def diverged(self, what):
         kept = (f"{self.ckpt_path} still holds the last good state" if os.path.exists(self.ckpt_path)
                 else "no checkpoint had been written yet")
@@ -355,6 +370,8 @@ class Run:
 
         previous_handlers = {s: signal.signal(s, on_stop_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         progress = Progress(a.log_every)
+        progress.print(f"Numba kernels ready in {self.compile_kernels():.1f} s (compiled on first use, "
+                       f"then cached; not counted in the training time)")
         recent = []                                        # recent step times, for tokens/s and ETA
         self.metrics_file = open(self.metrics_path, "a", encoding="utf-8")
         try:
