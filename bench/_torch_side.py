@@ -29,15 +29,26 @@ def torch_python():
     return None
 
 
-def run_torch_bench(python, token_file, vocab_size, steps, warmup=3, extra=()):
-    """torch_ref.py --bench-steps on a uint16 token file -> {'step_ms', 'tok_s', 'fwd_ms', 'bwd_ms', 'opt_ms'}."""
+def torch_ref_command(python, *args):
+    """The command line of torch_ref.py for the `shakespeare` shape, plus args."""
     if not TORCH_REF.exists():
         raise FileNotFoundError(f"{TORCH_REF} not found (the shared reference sits beside the project)")
-    cmd = [python, str(TORCH_REF), "--vocab", "tokens", "--data", str(token_file),
-           "--vocab-size", str(vocab_size), "--bench-steps", str(steps), "--bench-warmup", str(warmup),
-           *SHAKESPEARE_FLAGS, *extra]
-    env = dict(os.environ, OMP_NUM_THREADS="2")
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    return [python, str(TORCH_REF), *SHAKESPEARE_FLAGS, *args]
+
+
+def run_torch(python, args):
+    """torch_ref.py with args, its output going straight to the terminal (a training run)."""
+    out = subprocess.run(torch_ref_command(python, *args), env=dict(os.environ, OMP_NUM_THREADS="2"))
+    if out.returncode != 0:
+        raise RuntimeError(f"torch_ref.py failed with exit code {out.returncode}")
+
+
+def run_torch_bench(python, token_file, vocab_size, steps, warmup=3, extra=()):
+    """torch_ref.py --bench-steps on a uint16 token file -> {'step_ms', 'tok_s', 'fwd_ms', 'bwd_ms', 'opt_ms'}."""
+    cmd = torch_ref_command(python, "--vocab", "tokens", "--data", str(token_file),
+                            "--vocab-size", str(vocab_size), "--bench-steps", str(steps),
+                            "--bench-warmup", str(warmup), *extra)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="2"))
     if out.returncode != 0:
         raise RuntimeError(f"torch_ref.py failed:\n{out.stderr[-2000:]}")
     phases = re.search(r"phases \(median ms\): fwd ([\d.]+), bwd ([\d.]+), opt ([\d.]+)", out.stdout)

@@ -1,7 +1,9 @@
 """Generation speed of the `shakespeare` model: with the KV cache and without it.
 
-256 new tokens after a 1-token prompt (random weights: speed does not depend on them), sampled
-as the CLI does (temperature 0.8, top-p 0.9). With the cache, each new token is one forward of
+256 new tokens after a 1-token prompt, sampled as the CLI does (temperature 0.8, top-p 0.9).
+Random weights by default: the model's step does not depend on them, but sampling does, and
+random weights are its worst case (nearly uniform probabilities: top-p keeps ~90% of the
+vocabulary, which must be sorted); --ckpt runs/shakespeare/ckpt.npz measures a trained model. With the cache, each new token is one forward of
 a single position (start_pos = its index); without it, every step re-runs the forward over the
 whole prefix. The two alternate in rounds; we quote the median tokens/s of each.
 
@@ -26,6 +28,7 @@ _threads.use("generate")  # thread settings, before NumPy and Numba load
 import numpy as np
 
 import tinyllm.generate as G  # noqa: E402
+from tinyllm.checkpoint import load_model  # noqa: E402
 from tinyllm.decode import Decoder  # noqa: E402
 from tinyllm.model import ModelConfig, Transformer  # noqa: E402
 
@@ -40,10 +43,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokens", type=int, default=256)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--ckpt", default="", help="a trained checkpoint instead of random weights")
     args = ap.parse_args()
-    model = Transformer(ModelConfig.preset("shakespeare"), seed=0)
-    print(f"shakespeare preset, {model.num_params():,} params, {args.tokens} new tokens after a 1-token "
-          f"prompt, threads {os.environ['OMP_NUM_THREADS']}, load average {os.getloadavg()[0]:.2f}")
+    if args.ckpt:
+        model, _ = load_model(args.ckpt)
+    else:
+        model = Transformer(ModelConfig.preset("shakespeare"), seed=0)
+    print(f"{args.ckpt or 'shakespeare preset, random weights'}: {model.num_params():,} params, {args.tokens} "
+          f"new tokens after a 1-token prompt, threads {os.environ['OMP_NUM_THREADS']}, "
+          f"load average {os.getloadavg()[0]:.2f}")
     G.generate(model, [0], 8)                                               # JIT, caches
     G.generate(model, [0], 2, use_cache=False)
     cached, uncached = [], []

@@ -4,19 +4,16 @@ import numpy as np
 import pytest
 
 from autograd import no_grad
+from support import unit_scale_model
 from tinyllm.decode import Decoder
 from tinyllm.generate import numba_threads
-from tinyllm.model import ModelConfig, Transformer
+from tinyllm.model import ModelConfig
 
 
 def model_for(n_kv_heads, tie, dtype, seed=0):
     cfg = ModelConfig(dim=32, n_layers=2, n_heads=4, n_kv_heads=n_kv_heads, vocab_size=50,
                       hidden_dim=72, max_seq_len=24, tie_embeddings=tie)
-    model = Transformer(cfg, seed=seed, dtype=dtype)
-    rng = np.random.default_rng(seed)
-    for p in model.parameters():                     # spread weights: norms away from 1, real logits
-        p.data[...] = (p.data + rng.standard_normal(p.shape) * 0.3).astype(dtype)
-    return model
+    return unit_scale_model(cfg, seed, dtype)
 
 
 @pytest.mark.parametrize("n_kv_heads,tie", [(4, True), (2, False), (1, True)])   # MHA, GQA, MQA

@@ -9,28 +9,20 @@ import struct
 import numpy as np
 import pytest
 
-from autograd import kernels, no_grad
-from tinyllm import ModelConfig, Transformer
+from autograd import no_grad
+from tinyllm import ModelConfig
 from tinyllm.__main__ import main as cli
 from tinyllm.checkpoint import save_checkpoint
 from tinyllm.export import (ExportError, export_hf, export_llama2c, half_to_interleaved, hf_config,
                             hf_state_dict, interleaved_to_half, llama2c_num_floats, load_hf, load_llama2c)
+from support import unit_scale_model
 from tinyllm.safetensors import (SafetensorsError, bfloat16_to_float32, float32_to_bfloat16,
                                  read_safetensors, write_safetensors)
 
 
 def random_model(seed=0, dtype=np.float32, **overrides):
-    """The tiny preset with weights of unit-scale activations (std 1/√fan_in, norms 1 ± 0.2), so
-    attention is peaked and RoPE matters: with the default 0.02 init logits are nearly uniform and
-    a wrong permutation would be hard to see."""
-    model = Transformer(ModelConfig.preset("tiny", **overrides), seed=seed, dtype=dtype)
-    rng = np.random.default_rng(seed + 100)
-    for _, p in model.named_parameters():
-        if p.data.ndim == 1:
-            p.data[...] = 1 + 0.2 * rng.standard_normal(p.shape)
-        else:
-            p.data[...] = rng.standard_normal(p.shape) * (3 / math.sqrt(p.shape[1]))
-    return model
+    """The tiny preset with unit-scale weights (support.unit_scale_model)."""
+    return unit_scale_model(ModelConfig.preset("tiny", **overrides), seed, dtype)
 
 
 def logits(model, tokens):

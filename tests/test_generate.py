@@ -163,6 +163,16 @@ def test_stream_prints_multibyte_characters_whole():
     assert seen[1] == "h" and seen[2] == "hé"                    # é's first byte printed nothing
 
 
+def test_stream_escapes_control_characters():
+    tok = Tokenizer([])
+    out = io.StringIO()
+    stream = Utf8Stream(tok, out)
+    for i in tok.encode("a\x1b[2Jb\r\tc\nd\x7f"):
+        stream(i)
+    stream.close()
+    assert out.getvalue() == "a\\x1b[2Jb\\x0d\tc\nd\\x7f"                # ESC, CR, DEL visible
+
+
 @pytest.mark.parametrize("content,message", [(None, "not found"), (b"garbage", "not a readable checkpoint")])
 def test_cli_bad_checkpoint_is_one_clear_line(tmp_path, capsys, content, message):
     path = tmp_path / "ckpt.npz"

@@ -9,8 +9,6 @@ llama2.c's run.c is not available here (no internet, and no registry package shi
 is checked through this path instead: model.bin → load_llama2c → export_hf → transformers, plus the
 byte-layout tests in test_export.py.
 """
-import math
-
 import numpy as np
 import pytest
 
@@ -20,10 +18,11 @@ st_numpy = pytest.importorskip("safetensors.numpy")
 st_torch = pytest.importorskip("safetensors.torch")
 
 from autograd import no_grad                                    # noqa: E402
-from tinyllm import ModelConfig, Transformer                    # noqa: E402
+from tinyllm import ModelConfig                                 # noqa: E402
 from tinyllm import export as export_module                     # noqa: E402
 from tinyllm.export import export_hf, export_llama2c, load_hf, load_llama2c   # noqa: E402
 from tinyllm.safetensors import read_safetensors, write_safetensors          # noqa: E402
+from support import unit_scale_model as random_model                         # noqa: E402
 
 pytestmark = pytest.mark.interop
 torch.set_num_threads(2)
@@ -38,19 +37,6 @@ CASES = {
                                   max_seq_len=64, tie_embeddings=False),
     "d64-tied-gqa": ModelConfig(dim=64, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=256, max_seq_len=64),
 }
-
-
-def random_model(cfg, seed=0):
-    """Weights of unit-scale activations (std 3/√fan_in, norms 1 ± 0.2): peaked attention, so RoPE
-    and the head layout matter (at the default 0.02 init logits are nearly uniform)."""
-    model = Transformer(cfg, seed=seed)
-    rng = np.random.default_rng(seed + 100)
-    for _, p in model.named_parameters():
-        if p.data.ndim == 1:
-            p.data[...] = 1 + 0.2 * rng.standard_normal(p.shape)
-        else:
-            p.data[...] = rng.standard_normal(p.shape) * (3 / math.sqrt(p.shape[1]))
-    return model
 
 
 def our_logits(model, tokens):

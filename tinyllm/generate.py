@@ -176,9 +176,20 @@ def _forward(model, decoder, ids):
 
 
 # ---------------------------------------------------------------------------- text
+# C0 control characters and DEL, but for tab and newline, as visible escapes (\x1b, ...): an
+# untrained model may emit any byte, and a raw ESC or carriage return would steer the terminal.
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if c not in (0x09, 0x0A)}
+
+
+def printable(text):
+    """text with its control characters (other than tab and newline) escaped, for a terminal."""
+    return text.translate(_CONTROLS)
+
+
 class Utf8Stream:
     """Prints token ids as text as they arrive. A token may hold part of a multi-byte UTF-8
-    character; the incremental decoder keeps those bytes until the character is complete."""
+    character; the incremental decoder keeps those bytes until the character is complete.
+    Control characters are printed as escapes (`printable`)."""
 
     def __init__(self, tokenizer, out=None):
         self.tokenizer, self.out = tokenizer, out or sys.stdout
@@ -187,11 +198,11 @@ class Utf8Stream:
     def __call__(self, token_id):
         if token_id in self.tokenizer.special_tokens.values():
             return                                       # <|endoftext|> ends a sample; not text
-        self.out.write(self.decoder.decode(self.tokenizer.decode_bytes([token_id])))
+        self.out.write(printable(self.decoder.decode(self.tokenizer.decode_bytes([token_id]))))
         self.out.flush()
 
     def close(self):
-        self.out.write(self.decoder.decode(b"", final=True))
+        self.out.write(printable(self.decoder.decode(b"", final=True)))
         self.out.flush()
 
 

@@ -46,7 +46,7 @@ from autograd.memory import reuse_freed_memory
 from tinyllm import data
 from tinyllm.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from tinyllm.files import atomic_write
-from tinyllm.generate import encode_prompt, generate, tokenizer_from_text
+from tinyllm.generate import encode_prompt, generate, printable, tokenizer_from_text
 from tinyllm.model import ModelConfig, Transformer
 from tinyllm.optim import AdamW, clip_grad_norm, lr_at, step_progress
 from tinyllm.tokenizer import ENDOFTEXT, Tokenizer
@@ -356,7 +356,7 @@ class Run:
                     f"vocab {self.cfg.vocab_size}")
         progress.print(f"{'final ' if final else ''}eval step {self.step}: val loss {result['val_loss']:.4f} "
                        f"nats/token, {result['val_bpb']:.4f} bits/byte on {result['val_tokens']:,} "
-                       f"tokens ({time.perf_counter() - t0:.1f} s)\n--- sample ---\n{text}\n---")
+                       f"tokens ({time.perf_counter() - t0:.1f} s)\n--- sample ---\n{printable(text)}\n---")
 
     def run(self):
         a = self.args
