@@ -12,11 +12,12 @@ The pattern, for y = f(x1, x2, ...):
 `accumulate` ignores inputs that don't require a gradient; expensive gradients are guarded with
 `if x.requires_grad` so nothing is computed for constants (data, targets, frozen weights).
 The fused ops at the end (softmax, rms_norm, rope, swiglu, attention, cross_entropy) call the
-Numba kernels in `autograd/kernels.py`, which have plain NumPy references beside them.
+Numba kernels in `autograd/kernels.py` and `autograd/attention.py`, which have plain NumPy
+references beside them.
 """
 import numpy as np
 
-from autograd import kernels
+from autograd import attention, kernels
 from autograd.tensor import Tensor, as_tensor
 
 
@@ -440,9 +441,9 @@ def causal_attention(q, k, v):
     The backward recomputes the attention probabilities from the saved log-sum-exp (as
     FlashAttention does), and sums each kv head's gradient over the query heads sharing it."""
     scale = 1.0 / np.sqrt(q.shape[-1])
-    o, lse = kernels.causal_attention(q.data, k.data, v.data, scale)
+    o, lse = attention.causal_attention(q.data, k.data, v.data, scale)
     def backward(g):
-        gq, gk, gv = kernels.causal_attention_backward(q.data, k.data, v.data, o, lse, g, scale)
+        gq, gk, gv = attention.causal_attention_backward(q.data, k.data, v.data, o, lse, g, scale)
         q.accumulate(gq)
         k.accumulate(gk)
         v.accumulate(gv)

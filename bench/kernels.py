@@ -29,6 +29,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import autograd.attention as A  # noqa: E402
 import autograd.kernels as K  # noqa: E402
 
 B, T, DIM, H, HKV, HD, HIDDEN, VOCAB = 16, 256, 256, 8, 4, 32, 688, 2048
@@ -169,14 +170,14 @@ def attention_unfused_backward(q, k, v, p, go, scale):
 def bench_attention(r, label="unfused"):
     q, k, v, go = randn(B, H, T, HD), randn(B, HKV, T, HD), randn(B, HKV, T, HD), randn(B, H, T, HD)
     scale = HD ** -0.5
-    o, lse = K.causal_attention(q, k, v, scale)
+    o, lse = A.causal_attention(q, k, v, scale)
     _, p = attention_unfused(q, k, v, scale)
     o_ref, _ = attention_unfused(q, k, v, scale)
     assert np.allclose(o, o_ref, atol=1e-4)
     tf, tu, tb, tub = side_by_side([
-        lambda: K.causal_attention(q, k, v, scale),
+        lambda: A.causal_attention(q, k, v, scale),
         lambda: attention_unfused(q, k, v, scale),
-        lambda: K.causal_attention_backward(q, k, v, o, lse, go, scale),
+        lambda: A.causal_attention_backward(q, k, v, o, lse, go, scale),
         lambda: attention_unfused_backward(q, k, v, p, go, scale)], r)
     name = f"attention fused vs unfused {q.shape}"
     row(name, "fwd", tf, tu, label)
@@ -186,10 +187,10 @@ def bench_attention(r, label="unfused"):
         return
     # and against the plain NumPy reference (materialises repeated kv and the masked scores)
     tf, tfr, tb, tbr = side_by_side([
-        lambda: K.causal_attention(q, k, v, scale),
-        lambda: K.causal_attention_ref(q, k, v, scale),
-        lambda: K.causal_attention_backward(q, k, v, o, lse, go, scale),
-        lambda: K.causal_attention_backward_ref(q, k, v, o, lse, go, scale)], 3)
+        lambda: A.causal_attention(q, k, v, scale),
+        lambda: A.causal_attention_ref(q, k, v, scale),
+        lambda: A.causal_attention_backward(q, k, v, o, lse, go, scale),
+        lambda: A.causal_attention_backward_ref(q, k, v, o, lse, go, scale)], 3)
     row("attention fused vs numpy ref", "sum", tf + tb, tfr + tbr)
 
 
@@ -228,6 +229,7 @@ STARTUP = r"""
 import time
 t0 = time.perf_counter()
 import numpy as np
+import autograd.attention as A
 import autograd.kernels as K
 t1 = time.perf_counter()
 f = np.float32
@@ -241,7 +243,7 @@ t = np.array([0, 1, 2]); _, lse = K.cross_entropy(np.ones((3, 4), f), t); K.cros
 K.embedding_backward(t, np.ones((3, 4), f), 5)
 p = np.ones(8, f); K.adamw_step(p, p.copy(), np.zeros(8, f), np.zeros(8, f), 1e-3, 0.9, 0.95, 1e-8, 0.1, 1)
 q = np.ones((1, 2, 3, 4), f); k = np.ones((1, 1, 3, 4), f)
-o, lse = K.causal_attention(q, k, k, 0.5); K.causal_attention_backward(q, k, k, o, lse, q, 0.5)
+o, lse = A.causal_attention(q, k, k, 0.5); A.causal_attention_backward(q, k, k, o, lse, q, 0.5)
 t2 = time.perf_counter()
 print(f"{t1 - t0:.3f} {t2 - t0:.3f}")
 """
@@ -277,7 +279,7 @@ def bench_parallel_check(r):
     p, g, m, v = randn(n), randn(n), np.zeros(n, DT), np.abs(randn(n))
     q, k, vv = randn(B, H, T, HD), randn(B, HKV, T, HD), randn(B, HKV, T, HD)
     kT, vT = np.ascontiguousarray(k.transpose(0, 1, 3, 2)), np.ascontiguousarray(vv.transpose(0, 1, 3, 2))
-    o, ls = K.causal_attention(q, k, vv, 0.17)
+    o, ls = A.causal_attention(q, k, vv, 0.17)
     cases = [
         ("softmax fwd", K._softmax_fwd, (s, np.empty_like(s), True)),
         ("softmax bwd", K._softmax_bwd, (s.reshape(-1, T), s.reshape(-1, T), np.empty((B * H * T, T), DT))),
@@ -288,8 +290,8 @@ def bench_parallel_check(r):
         ("adamw", K._adamw_kernel, (p, g, m, v, *(f(x) for x in (1 - 1e-4, .9, .1, .95, .05, 1e-3, .5, 1e-8)))),
         ("matmul (4096,256)@(256,688)", K._matmul_kernel,
          (randn(1, N, DIM), randn(1, DIM, HIDDEN), np.zeros((1, N, HIDDEN), DT))),
-        ("attention fwd", K._attention_fwd, (q, kT, vT, f(0.17), o, ls)),
-        ("attention bwd", K._attention_bwd,
+        ("attention fwd", A._attention_fwd, (q, kT, vT, f(0.17), o, ls)),
+        ("attention bwd", A._attention_bwd,
          (q, kT, vT, o, ls, q, f(0.17), np.empty_like(q), np.zeros_like(kT), np.zeros_like(kT))),
     ]
     for name, par, args in cases:

@@ -7,8 +7,8 @@ We build it up from primitive autograd ops (matmul, exp, sum, division, masked_f
 step is visible, and at each stage compare with the library:
 
     autograd/functional.py   causal_attention(q, k, v)        the fused op the model uses
-    autograd/kernels.py      causal_attention_ref / _backward_ref   its plain NumPy definition
-                             _attention_fwd / _attention_bwd         the Numba kernels (one query row at a time)
+    autograd/attention.py    causal_attention_ref / _backward_ref   its plain NumPy definition
+                             _attention_fwd / _attention_bwd         the Numba kernels (four query rows at a time)
     tinyllm/model.py         Attention.forward                 projections, RoPE, GQA, output
 
 Sections
@@ -198,7 +198,7 @@ for name, (h, hkv, head_dim, layers) in {"Llama 2 7B (MHA)": (32, 32, 128, 32),
 section("6. The gradient, checked by finite differences")
 # Both versions above agree — but they could both be wrong. gradcheck (autograd/gradcheck.py)
 # asks the definition of the derivative instead, element by element, in float64.
-# The fused backward (kernels.py `_attention_bwd`) recomputes the probabilities from the saved
+# The fused backward (autograd/attention.py `_attention_bwd`) recomputes the probabilities from the saved
 # log-sum-exp instead of storing the (T, T) matrix — the FlashAttention trick:
 #     P = exp(S - lse)   dV = Pᵀ dO   dP = dO Vᵀ   dS = P ⊙ (dP - rowsum(dO ⊙ O))
 #     dQ = dS K / √hd    dK = dSᵀ Q / √hd        (then dK, dV summed over each kv head's group)

@@ -168,11 +168,13 @@ section("6. One token, one loop")
 # Numba function with explicit loops (as llama2.c's run.c does in C); generate() uses it after
 # the prefill. Same logits, many times faster. Its speed is then the speed of reading the
 # weights: every weight is read once per token.
+# (Threads as generate() sets them: see "Threads" in tinyllm/generate.py.)
 from tinyllm.decode import Decoder  # noqa: E402
+from tinyllm.generate import generation_threads, numba_threads  # noqa: E402
 
 shakespeare = Transformer(ModelConfig.preset("shakespeare"), seed=0)
 prompt = rng.integers(0, 2048, 32)
-with no_grad():
+with no_grad(), numba_threads(generation_threads()):
     dec = Decoder(shakespeare)
     dec.prefill(prompt[:-1])
     fast = dec.step(prompt[-1])                                        # position 31, one loop

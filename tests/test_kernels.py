@@ -10,6 +10,7 @@ as its kernel would still be caught.
 import numpy as np
 import pytest
 
+from autograd import attention as A
 from autograd import kernels as K
 
 DTYPES = [np.float64, np.float32]
@@ -401,13 +402,13 @@ def test_attention_matches_reference(rng, dtype, B, H, T, hd, Hkv):
     go = randn(rng, B, H, T, hd).astype(dtype)
     scale = hd ** -0.5
     Q, Kk, Vv, GO = (a.astype(np.float64) for a in (q, k, v, go))
-    o, lse = K.causal_attention(q, k, v, scale)
-    o_ref, lse_ref = K.causal_attention_ref(Q, Kk, Vv, scale)
+    o, lse = A.causal_attention(q, k, v, scale)
+    o_ref, lse_ref = A.causal_attention_ref(Q, Kk, Vv, scale)
     assert lse.shape == (B, H, T)
     close(o, o_ref, dtype)
     close(lse, lse_ref, dtype)
-    grads = K.causal_attention_backward(q, k, v, o, lse, go, scale)
-    grads_ref = K.causal_attention_backward_ref(Q, Kk, Vv, o_ref, lse_ref, GO, scale)
+    grads = A.causal_attention_backward(q, k, v, o, lse, go, scale)
+    grads_ref = A.causal_attention_backward_ref(Q, Kk, Vv, o_ref, lse_ref, GO, scale)
     for g, g_ref in zip(grads, grads_ref):
         close(g, g_ref, dtype, floor=1.0)   # with T = 1, dq is exactly 0 (float32 leaves ~1e-7)
 
@@ -415,17 +416,17 @@ def test_attention_matches_reference(rng, dtype, B, H, T, hd, Hkv):
 def test_attention_is_causal_and_grouped(rng):
     B, H, T, hd, Hkv = 1, 4, 6, 4, 2
     q, k, v = randn(rng, B, H, T, hd), randn(rng, B, Hkv, T, hd), randn(rng, B, Hkv, T, hd)
-    o, _ = K.causal_attention(q, k, v, 0.5)
+    o, _ = A.causal_attention(q, k, v, 0.5)
     k2, v2 = k.copy(), v.copy()
     k2[:, :, 4:] += 10.0                                    # change the future of position 3
     v2[:, :, 4:] -= 3.0
-    o2, _ = K.causal_attention(q, k2, v2, 0.5)
+    o2, _ = A.causal_attention(q, k2, v2, 0.5)
     np.testing.assert_array_equal(o[:, :, :4], o2[:, :, :4])
     assert not np.allclose(o[:, :, 4:], o2[:, :, 4:])
     # query heads 0, 1 use kv head 0; heads 2, 3 use kv head 1
     v3 = v.copy()
     v3[:, 1] += 1.0
-    o3, _ = K.causal_attention(q, k, v3, 0.5)
+    o3, _ = A.causal_attention(q, k, v3, 0.5)
     np.testing.assert_array_equal(o[:, :2], o3[:, :2])
     np.testing.assert_allclose(o3[:, 2:], o[:, 2:] + 1.0, rtol=1e-12)  # softmax rows sum to 1
 
@@ -435,12 +436,12 @@ def test_attention_non_contiguous(rng):
     q = randn(rng, B, T, H, hd).transpose(0, 2, 1, 3)         # (B, H, T, hd) views, as the model
     k = randn(rng, B, T, Hkv, hd).transpose(0, 2, 1, 3)       # gets them from (B, T, H, hd)
     v = randn(rng, B, T, Hkv, hd).transpose(0, 2, 1, 3)
-    o, lse = K.causal_attention(q, k, v, 0.3)
-    o_ref, lse_ref = K.causal_attention_ref(q, k, v, 0.3)
+    o, lse = A.causal_attention(q, k, v, 0.3)
+    o_ref, lse_ref = A.causal_attention_ref(q, k, v, 0.3)
     close(o, o_ref, np.float64)
     go = randn(rng, B, T, H, hd).transpose(0, 2, 1, 3)
-    for g, g_ref in zip(K.causal_attention_backward(q, k, v, o, lse, go, 0.3),
-                        K.causal_attention_backward_ref(q, k, v, o_ref, lse_ref, go, 0.3)):
+    for g, g_ref in zip(A.causal_attention_backward(q, k, v, o, lse, go, 0.3),
+                        A.causal_attention_backward_ref(q, k, v, o_ref, lse_ref, go, 0.3)):
         close(g, g_ref, np.float64)
 
 
@@ -449,9 +450,9 @@ def test_attention_backward_finite_differences(rng):
     q, k, v = randn(rng, B, H, T, hd), randn(rng, B, Hkv, T, hd), randn(rng, B, Hkv, T, hd)
     r = randn(rng, B, H, T, hd)
     scale = 0.7
-    o, lse = K.causal_attention(q, k, v, scale)
-    grads = K.causal_attention_backward(q, k, v, o, lse, r, scale)
-    f = lambda q, k, v: K.causal_attention(q, k, v, scale)[0]  # noqa: E731
+    o, lse = A.causal_attention(q, k, v, scale)
+    grads = A.causal_attention_backward(q, k, v, o, lse, r, scale)
+    f = lambda q, k, v: A.causal_attention(q, k, v, scale)[0]  # noqa: E731
     for which in range(3):
         check_grad(grads[which], numgrad(f, [q, k, v], which, r))
 

@@ -68,7 +68,7 @@ def kept_tokens(logits, temperature=1.0, top_k=0, top_p=1.0):
     if top_p < 1:
         mass = np.cumsum(probs[ids])
         total = mass[-1] if top_k else 1.0                               # what top-p is a share of
-        if mass[-1] < top_p * total:                                     # (rounding) sort them all
+        if mass[-1] < top_p * total:                                     # only by rounding: sort all
             ids = np.argsort(-z, kind="stable")
             mass = np.cumsum(probs[ids])
         ids = ids[:int(np.searchsorted(mass, top_p * total)) + 1]       # first prefix with mass ≥ p

@@ -1,8 +1,8 @@
-"""Check for exercise 09: impl.causal_attention_backward against gradcheck and autograd/kernels.py."""
+"""Check for exercise 09: impl.causal_attention_backward against gradcheck and autograd/attention.py."""
 import numpy as np
 
 from _harness import custom_op, expect_close, gradcheck_op, tensor
-from autograd import kernels
+from autograd import attention
 
 HINT = {
     "q": "dS = P ⊙ (dP - rowsum(dP ⊙ P)) with dP = dO Vᵀ, then dQ = dS K / √hd "
@@ -17,7 +17,7 @@ HINT = {
 def _attention(impl, q, k, v):
     """The library's forward (NumPy reference) with the learner's backward, as an autograd op."""
     scale = 1.0 / np.sqrt(q.shape[-1])
-    o, _ = kernels.causal_attention_ref(q.data, k.data, v.data, scale)
+    o, _ = attention.causal_attention_ref(q.data, k.data, v.data, scale)
     return custom_op("causal_attention", o, (q, k, v),
                      lambda g: impl.causal_attention_backward(q.data, k.data, v.data, g),
                      "causal_attention_backward")
@@ -37,11 +37,11 @@ def check(impl):
     q, go = rng.standard_normal((2, B, H, T, hd))
     k, v = rng.standard_normal((2, B, Hkv, T, hd))
     scale = 1.0 / np.sqrt(hd)
-    o, lse = kernels.causal_attention(q, k, v, scale)
-    expected = kernels.causal_attention_backward(q, k, v, o, lse, go, scale)
+    o, lse = attention.causal_attention(q, k, v, scale)
+    expected = attention.causal_attention_backward(q, k, v, o, lse, go, scale)
     got = impl.causal_attention_backward(q, k, v, go)
     if got is None or len(got) != 3:
         raise AssertionError("causal_attention_backward should return a tuple (gq, gk, gv)")
     for name, a, b in zip(names, got, expected):
-        expect_close(f"causal_attention_backward: d{name} vs kernels.causal_attention_backward "
+        expect_close(f"causal_attention_backward: d{name} vs attention.causal_attention_backward "
                      f"(B={B}, H={H}, Hkv={Hkv}, T={T})", a, b, HINT[name], tol=1e-8)

@@ -1,10 +1,10 @@
 """Check for exercise 16: impl.attend_with_cache, fed a sequence in pieces, against full causal
-attention over the whole sequence (autograd/kernels.py causal_attention_ref) and against the
+attention over the whole sequence (autograd/attention.py causal_attention_ref) and against the
 model's own cached path (tinyllm/model.py Attention._attend_with_cache)."""
 import numpy as np
 
 from _harness import CheckFailure, expect_close
-from autograd import Tensor, kernels
+from autograd import Tensor, attention
 from tinyllm.model import ModelConfig, Transformer
 
 HINT_MASK = ("new token i sits at position start_pos + i: it may see keys 0 .. start_pos + i and no later one, "
@@ -19,7 +19,7 @@ def check(impl):
     q_all = rng.standard_normal((B, H, total, hd))
     k_all = rng.standard_normal((B, Hkv, total, hd))
     v_all = rng.standard_normal((B, Hkv, total, hd))
-    expected, _ = kernels.causal_attention_ref(q_all, k_all, v_all, 1.0 / np.sqrt(hd))   # (B, H, 16, hd)
+    expected, _ = attention.causal_attention_ref(q_all, k_all, v_all, 1.0 / np.sqrt(hd))   # (B, H, 16, hd)
 
     cache_k = np.zeros((B, Hkv, max_len, hd))
     cache_v = np.zeros((B, Hkv, max_len, hd))

@@ -3,7 +3,7 @@
 Read lessons/09_attention.py, sections 5 and 6, then write `causal_attention_backward` below.
 Check it:   python lessons/exercise.py 09
 The check wraps your backward in an autograd op, gradchecks it in float64 (central differences)
-and compares it with the library's fused kernel (autograd/kernels.py, causal_attention_backward).
+and compares it with the library's fused kernel (autograd/attention.py, causal_attention_backward).
 """
 import numpy as np
 

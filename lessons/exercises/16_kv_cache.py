@@ -3,7 +3,7 @@
 Read lessons/16_kv_cache.py, sections 1-3, then write `attend_with_cache` below.
 Check it:   python lessons/exercise.py 16
 The check feeds a sequence in pieces (a prefill, single tokens, a chunk) and compares your
-outputs with full causal attention over the whole sequence (autograd/kernels.py,
+outputs with full causal attention over the whole sequence (autograd/attention.py,
 causal_attention_ref), and your cache with the keys and values it was given.
 """
 import numpy as np

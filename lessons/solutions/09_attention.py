@@ -1,5 +1,5 @@
 """Solution 09: the backward of causal attention with GQA
-(compare autograd/kernels.py, causal_attention_backward_ref and the fused _attention_bwd)."""
+(compare autograd/attention.py, causal_attention_backward_ref and the fused _attention_bwd)."""
 import numpy as np
 
 
