@@ -71,6 +71,18 @@ def causal_attention_backward_ref(q, k, v, o, lse, go, scale):
     return gq, gk, gv
 
 
+@njit(inline="always", fastmath=FMA_SUM)
+def _dot4(r0, r1, r2, r3, x, n):
+    """(r0·x, r1·x, r2·x, r3·x) over the first n entries: four dot products sharing x's loads."""
+    a0 = a1 = a2 = a3 = x.dtype.type(0.0)
+    for j in range(n):
+        a0 += r0[j] * x[j]
+        a1 += r1[j] * x[j]
+        a2 += r2[j] * x[j]
+        a3 += r3[j] * x[j]
+    return a0, a1, a2, a3
+
+
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
 def _attention_fwd(q, kT, vT, scale, o, lse):
     """q, o (B, H, T, hd); kT, vT (B, Hkv, hd, T) (k and v transposed); lse (B, H, T); T % 4 == 0.
@@ -119,15 +131,8 @@ def _attention_fwd(q, kT, vT, scale, o, lse):
                 for j in range(i + 1, n):
                     sr[j] = zero                       # the future: probability 0
                 lse[b, h, i] = m + np.log(total)
-            for d in range(hd):
-                vd = v2[d]
-                a0, a1, a2, a3 = zero, zero, zero, zero
-                for j in range(n):
-                    a0 += s0[j] * vd[j]
-                    a1 += s1[j] * vd[j]
-                    a2 += s2[j] * vd[j]
-                    a3 += s3[j] * vd[j]
-                o2[i0, d], o2[i0 + 1, d], o2[i0 + 2, d], o2[i0 + 3, d] = a0, a1, a2, a3
+            for d in range(hd):                        # o_rd = Σ_j s_r[j] v_j[d]
+                o2[i0, d], o2[i0 + 1, d], o2[i0 + 2, d], o2[i0 + 3, d] = _dot4(s0, s1, s2, s3, v2[d], n)
 
 
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
@@ -183,14 +188,7 @@ def _attention_bwd(q, kT, vT, o, lse, go, scale, gq, gkT, gvT):
                         pr[j] = zero                   # the future: no gradient
                         er[j] = zero
                 for d in range(hd):                    # dQ_i = scale * sum_j dS_ij K_j
-                    kd = k2[d]
-                    a0, a1, a2, a3 = zero, zero, zero, zero
-                    for j in range(n):
-                        a0 += e0[j] * kd[j]
-                        a1 += e1[j] * kd[j]
-                        a2 += e2[j] * kd[j]
-                        a3 += e3[j] * kd[j]
-                    gq2[i0, d], gq2[i0 + 1, d], gq2[i0 + 2, d], gq2[i0 + 3, d] = a0, a1, a2, a3
+                    gq2[i0, d], gq2[i0 + 1, d], gq2[i0 + 2, d], gq2[i0 + 3, d] = _dot4(e0, e1, e2, e3, k2[d], n)
                 for d in range(hd):                    # dK_j += scale dS_ij Q_i,  dV_j += P_ij dO_i
                     gkd, gvd = gk2[d], gv2[d]
                     a0, a1, a2, a3 = q2[i0, d], q2[i0 + 1, d], q2[i0 + 2, d], q2[i0 + 3, d]
