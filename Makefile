@@ -48,7 +48,7 @@ train-shakespeare: $(STAMP)
 	@if [ -e runs/shakespeare/ckpt.npz ]; then old=runs/shakespeare-$$(date +%Y%m%d-%H%M%S); \
 	  mv runs/shakespeare $$old; echo "the previous run is kept in $$old"; fi
 	$(PYTHON) -m tinyllm train --preset shakespeare --minutes $(MINUTES) --out runs/shakespeare --eval-every 40 --sample-prompt "Romeo."
-	$(PYTHON) -m tinyllm generate --ckpt runs/shakespeare/ckpt.npz --prompt "Juliet." --max-new-tokens 200 --seed 1
+	OPENBLAS_NUM_THREADS=1 $(PYTHON) -m tinyllm generate --ckpt runs/shakespeare/ckpt.npz --prompt "Juliet." --max-new-tokens 200 --seed 1
 
 # Lessons (lessons/README.md). TINYLLM_FAST=1 makes every lesson take its fast path (CI).
 lesson: $(STAMP)

@@ -49,9 +49,9 @@ def main():
         model, _ = load_model(args.ckpt)
     else:
         model = Transformer(ModelConfig.preset("shakespeare"), seed=0)
-    print(f"{args.ckpt or 'shakespeare preset, random weights'}: {model.num_params():,} params, {args.tokens} "
-          f"new tokens after a 1-token prompt, threads {os.environ['OMP_NUM_THREADS']}, "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(f"{args.ckpt or 'shakespeare preset, random weights'}: {model.num_params():,} params, "
+          f"{args.tokens} new tokens after a 1-token prompt, Numba threads {os.environ['NUMBA_NUM_THREADS']}, "
+          f"BLAS threads {os.environ['OPENBLAS_NUM_THREADS']}, load average {os.getloadavg()[0]:.2f}")
     G.generate(model, [0], 8)                                               # JIT, caches
     G.generate(model, [0], 2, use_cache=False)
     cached, uncached = [], []

@@ -16,8 +16,12 @@ def thread_settings(command):
     should sleep at once rather than spin against each other (15-20% faster steps on 2 cores).
     Generation keeps OpenMP's default (spin briefly, then sleep): a token is ~25 short parallel
     loops, and waking a sleeping thread for each costs more than the loop (tinyllm/generate.py).
+    Its BLAS work (the prompt, at batch 1) runs on one thread, which leaves the cores to Numba's
+    (bench/generate_speed.py: ~10% more tokens/s, and the uncached reference 25 -> 36 tok/s).
     Settings already in the environment win."""
-    if command != "generate":
+    if command == "generate":
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    else:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 

@@ -44,10 +44,11 @@ from tinyllm.decode import Decoder
 
 # ---------------------------------------------------------------------------- sampling
 def kept_tokens(logits, temperature=1.0, top_k=0, top_p=1.0):
-    """(ids, probs): the tokens sampling may pick, most probable first, and their probabilities.
+    """(ids, probs): the tokens sampling may pick (ascending ids) and their probabilities.
 
     softmax(logits / temperature), cut to the top_k most probable, then (renormalised) to the
-    smallest prefix whose mass is ≥ top_p, renormalised again. temperature 0: the argmax alone."""
+    smallest set of most probable tokens whose mass is ≥ top_p, renormalised again. Where tied
+    tokens straddle a cut, the lower ids are kept. temperature 0: the argmax alone."""
     z = np.asarray(logits, dtype=np.float64).reshape(-1)                 # (V,)
     if temperature < 0 or top_k < 0 or not 0 < top_p <= 1:
         raise ValueError(f"need temperature >= 0, top_k >= 0, 0 < top_p <= 1; got "
@@ -58,34 +59,27 @@ def kept_tokens(logits, temperature=1.0, top_k=0, top_p=1.0):
         return np.array([np.argmax(z)]), np.ones(1)
     e = np.exp((z - z.max()) / temperature)
     probs = e / e.sum()                                                  # (V,)
-    top_k = 0 if top_k >= len(z) else top_k                              # k ≥ V cuts nothing
-    if not top_k and top_p == 1:
-        return np.arange(len(z)), probs                                  # nothing cut: no sort
-    ids = _candidates(z, probs, top_k, top_p)
-    ids = ids[np.argsort(-z[ids], kind="stable")]                        # most probable first
-    if top_k:
-        ids = ids[:top_k]
+    keep = np.ones(len(z), dtype=bool)
+    if 0 < top_k < len(z):
+        keep = most_probable(z, keep, top_k)
     if top_p < 1:
-        mass = np.cumsum(probs[ids])
-        total = mass[-1] if top_k else 1.0                               # what top-p is a share of
-        if mass[-1] < top_p * total:                                     # only by rounding: sort all
-            ids = np.argsort(-z, kind="stable")
-            mass = np.cumsum(probs[ids])
-        ids = ids[:int(np.searchsorted(mass, top_p * total)) + 1]       # first prefix with mass ≥ p
+        mass = np.cumsum(np.sort(probs[keep])[::-1])                     # most probable first
+        n = int(np.searchsorted(mass, top_p * mass[-1])) + 1             # first prefix with mass ≥ p
+        keep = most_probable(z, keep, n)
+    ids = np.flatnonzero(keep)
     kept = probs[ids]
     return ids, kept / kept.sum()
 
 
-def _candidates(z, probs, top_k, top_p):
-    """The ids (ascending) that can survive the cut; only these need sorting (2048 → a few dozen).
-    top-k: those at least as probable as the k-th most probable (ties included).
-    top-p: a token with probability below (1 - p) / (V - 1) is never in the nucleus: all such
-    tokens hold less than 1 - p together, so the tokens above them reach p first (llama2.c)."""
-    if top_k:
-        return np.flatnonzero(z >= np.partition(z, len(z) - top_k)[len(z) - top_k])
-    if top_p < 1:
-        return np.flatnonzero(probs >= min((1 - top_p) / max(len(z) - 1, 1), probs.max()))
-    return np.arange(len(z))
+def most_probable(z, keep, n):
+    """keep (a mask) narrowed to its n tokens of largest logit z; of tokens tied at the cut the
+    lower ids stay, as a stable sort from most to least probable would have them. Sorting the
+    values (not argsort) finds the cut: ~15 µs for 2048 tokens, against ~100 µs for argsort."""
+    cut = np.sort(z[keep])[-n]                                           # the n-th largest logit
+    out = keep & (z > cut)
+    ties = np.flatnonzero(keep & (z == cut))
+    out[ties[:n - int(out.sum())]] = True
+    return out
 
 
 def filtered_probs(logits, temperature=1.0, top_k=0, top_p=1.0):
