@@ -27,7 +27,7 @@ setting training wants), and on all of them otherwise (`python -m tinyllm genera
 
 The prompt itself is not fed through here one token at a time: the model's batched forward
 (start_pos=0) processes the whole prompt at once and fills its KV cache, which `Decoder.prefill`
-copies over. tests/test_generate.py checks that these logits equal the model's own, position by
+copies over. tests/test_decode.py checks that these logits equal the model's own, position by
 position.
 """
 import math
