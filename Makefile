@@ -3,16 +3,8 @@ PY      ?= python3
 VENV    := .venv
 PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-# Two BLAS/Numba threads: the machine we measure on has 2 cores.
-export OMP_NUM_THREADS ?= 2
-export OPENBLAS_NUM_THREADS ?= 2
-export NUMBA_NUM_THREADS ?= 2
 export MPLBACKEND ?= Agg
-# Numba (OpenMP) and OpenBLAS take turns on the same 2 cores: in tests and lessons idle threads
-# of each sleep at once instead of spinning against the other. `python -m tinyllm` and the
-# benches choose for themselves (training sleeps, generation spins: tinyllm/__main__.py).
-test test-all lesson lessons exercise exercises-check: export OMP_WAIT_POLICY ?= PASSIVE
-export OPENBLAS_THREAD_TIMEOUT ?= 4
+# Threads and memory need no settings here: `import autograd` applies its policy (autograd/runtime.py).
 
 MINUTES ?= 10
 N       ?= 01
@@ -48,7 +40,7 @@ train-shakespeare: $(STAMP)
 	@if [ -e runs/shakespeare/ckpt.npz ]; then old=runs/shakespeare-$$(date +%Y%m%d-%H%M%S); \
 	  mv runs/shakespeare $$old; echo "the previous run is kept in $$old"; fi
 	$(PYTHON) -m tinyllm train --preset shakespeare --minutes $(MINUTES) --out runs/shakespeare --eval-every 40 --sample-prompt "Romeo."
-	OPENBLAS_NUM_THREADS=1 $(PYTHON) -m tinyllm generate --ckpt runs/shakespeare/ckpt.npz --prompt "Juliet." --max-new-tokens 200 --seed 1
+	$(PYTHON) -m tinyllm generate --ckpt runs/shakespeare/ckpt.npz --prompt "Juliet." --max-new-tokens 200 --seed 1
 
 # Lessons (lessons/README.md). TINYLLM_FAST=1 makes every lesson take its fast path (CI).
 lesson: $(STAMP)

@@ -1,13 +1,15 @@
 """Running ../shared/bench/torch_ref.py (the PyTorch reference) beside our benchmarks.
 
 torch is never a dependency of tinyllm: the reference runs in its own interpreter, found at
-$TORCH_PYTHON, else .venv-torch/bin/python (make one with
-`python -m venv .venv-torch && .venv-torch/bin/pip install torch==2.13.0 numpy`).
+$TORCH_PYTHON, else .venv-torch/bin/python (`make test-interop` makes it), and always with its
+own defaults: bench/_harness.py's reference_env(), only the thread counts set.
 """
 import os
 import re
 import subprocess
 from pathlib import Path
+
+from _harness import reference_env
 
 ROOT = Path(__file__).resolve().parent.parent
 TORCH_REF = ROOT.parent / "shared" / "bench" / "torch_ref.py"
@@ -25,7 +27,7 @@ def torch_python():
             ok = subprocess.run([python, "-c", "import torch"], capture_output=True).returncode == 0
             if ok:
                 return python
-    print("(torch side skipped: no interpreter with torch; set TORCH_PYTHON or create .venv-torch)")
+    print("(torch side skipped: no interpreter with torch; set TORCH_PYTHON or run make test-interop)")
     return None
 
 
@@ -33,31 +35,24 @@ def torch_ref_command(python, *args):
     """The command line of torch_ref.py for the `shakespeare` shape, plus args."""
     if not TORCH_REF.exists():
         raise FileNotFoundError(f"{TORCH_REF} not found (the shared reference sits beside the project)")
-    return [python, str(TORCH_REF), *SHAKESPEARE_FLAGS, *args]
+    return [python, str(TORCH_REF), *SHAKESPEARE_FLAGS, *map(str, args)]
 
 
 def run_torch(python, args):
     """torch_ref.py with args, its output going straight to the terminal (a training run)."""
-    out = subprocess.run(torch_ref_command(python, *args), env=dict(os.environ, OMP_NUM_THREADS="2"))
+    out = subprocess.run(torch_ref_command(python, *args), env=reference_env())
     if out.returncode != 0:
         raise RuntimeError(f"torch_ref.py failed with exit code {out.returncode}")
 
 
-def run_torch_bench(python, token_file, vocab_size, steps, warmup=3, extra=()):
-    """torch_ref.py --bench-steps on a uint16 token file -> {'step_ms', 'tok_s', 'fwd_ms', 'bwd_ms', 'opt_ms'}."""
-    cmd = torch_ref_command(python, "--vocab", "tokens", "--data", str(token_file),
-                            "--vocab-size", str(vocab_size), "--bench-steps", str(steps),
-                            "--bench-warmup", str(warmup), *extra)
-    out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="2"))
-    if out.returncode != 0:
-        raise RuntimeError(f"torch_ref.py failed:\n{out.stderr[-2000:]}")
-    phases = re.search(r"phases \(median ms\): fwd ([\d.]+), bwd ([\d.]+), opt ([\d.]+)", out.stdout)
-    step = re.search(r"BENCH step median ([\d.]+) ms .*?\| (\d+) tok/s", out.stdout)
+def parse_bench(stdout):
+    """torch_ref.py --bench-steps output -> {'step', 'fwd', 'bwd', 'opt'} (median ms)."""
+    phases = re.search(r"phases \(median ms\): fwd ([\d.]+), bwd ([\d.]+), opt ([\d.]+)", stdout)
+    step = re.search(r"BENCH step median ([\d.]+) ms", stdout)
     if not (phases and step):
-        raise RuntimeError(f"could not read torch_ref.py's output:\n{out.stdout[-2000:]}")
+        raise RuntimeError(f"could not read torch_ref.py's output:\n{stdout[-2000:]}")
     fwd, bwd, opt = (float(x) for x in phases.groups())
-    return {"step_ms": float(step.group(1)), "tok_s": float(step.group(2)),
-            "fwd_ms": fwd, "bwd_ms": bwd, "opt_ms": opt}
+    return {"step": float(step.group(1)), "fwd": fwd, "bwd": bwd, "opt": opt}
 
 
 def write_random_tokens(path, vocab_size, n=200_000, seed=0):
@@ -65,4 +60,3 @@ def write_random_tokens(path, vocab_size, n=200_000, seed=0):
     import numpy as np
     np.random.default_rng(seed).integers(0, vocab_size, n).astype(np.uint16).tofile(path)
     return path
-

@@ -22,8 +22,6 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _threads  # noqa: E402
-_threads.use("train")  # thread settings, before NumPy and Numba load
 
 import numpy as np  # noqa: E402
 

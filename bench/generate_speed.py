@@ -10,8 +10,7 @@ whole prefix. The two alternate in rounds; we quote the median tokens/s of each.
 Then where the time of one cached token goes: the one-token step (tinyllm/decode.py), the
 sampling (filter + draw), and the rest (Python in generate.py).
 
-Threads as `python -m tinyllm generate` sets them (bench/_threads.py): idle OpenMP threads
-spin briefly before they sleep, so the one-token step uses both cores.
+Threads as the library sets them (autograd/runtime.py).
 
     .venv/bin/python bench/generate_speed.py [--tokens 256] [--rounds 3]
 """
@@ -22,8 +21,6 @@ import time
 from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _threads  # noqa: E402
-_threads.use("generate")  # thread settings, before NumPy and Numba load
 
 import numpy as np
 
@@ -50,8 +47,7 @@ def main():
     else:
         model = Transformer(ModelConfig.preset("shakespeare"), seed=0)
     print(f"{args.ckpt or 'shakespeare preset, random weights'}: {model.num_params():,} params, "
-          f"{args.tokens} new tokens after a 1-token prompt, Numba threads {os.environ['NUMBA_NUM_THREADS']}, "
-          f"BLAS threads {os.environ['OPENBLAS_NUM_THREADS']}, load average {os.getloadavg()[0]:.2f}")
+          f"{args.tokens} new tokens after a 1-token prompt, load average {os.getloadavg()[0]:.2f}")
     G.generate(model, [0], 8)                                               # JIT, caches
     G.generate(model, [0], 2, use_cache=False)
     cached, uncached = [], []

@@ -1,7 +1,7 @@
 """Benchmark the Numba kernels of autograd/kernels.py and attention.py against their NumPy references.
 
-Run:  .venv/bin/python bench/kernels.py   (2 BLAS and 2 Numba threads, idle threads sleeping at
-once, as in training: bench/_threads.py). Options: --quick (fewer repeats), --only NAME[,NAME],
+Run:  .venv/bin/python bench/kernels.py   (threads as the library sets them: autograd/runtime.py).
+Options: --quick (fewer repeats), --only NAME[,NAME],
 --parallel-check (also time each parallel kernel against a serial build of the same code).
 
 Shapes are the default model's: B=16, T=256, dim 256, 8 query heads, 4 kv heads,
@@ -27,8 +27,6 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _threads  # noqa: E402
-_threads.use("train")  # thread settings, before NumPy and Numba load
 
 import numpy as np  # noqa: E402
 

@@ -1,185 +1,93 @@
-"""Training throughput of the `shakespeare` model, beside PyTorch eager in the same run.
+"""Training speed of the `shakespeare` preset through the library, beside PyTorch eager at its defaults.
 
-A training step as tinyllm/train.py runs it: a batch of 16 random windows x 256 tokens,
-forward + cross-entropy, backward, global-norm clipping, fused AdamW (the whole step, optimizer
-included, is what tokens/s counts), with malloc keeping freed memory for reuse as train.py
-sets it (autograd/memory.py). Theirs: ../shared/bench/torch_ref.py --bench-steps with the
-same dims and the same uint16 token file (random ids; the values do not change the speed).
-The two alternate in rounds, so both see the same machine load; we quote medians.
+A full step: batch 16 x 256 tokens (vocab 2048), forward + cross-entropy, backward, global-norm
+clip, AdamW; float32, 2 cores. Each side is a fresh interpreter on the same uint16 token file:
 
-Then a per-op profile of a few of our steps: every op in autograd.functional is wrapped by a
-timer for its forward and for its backward closure (in this script only; the library is not
-touched), so the next thing to optimise is at the top of the table.
+    tinyllm    bench/_train_step.py: `import numpy`, then `from tinyllm import ...`, as a user's
+               script does; a plain environment (the library sets its own threads and memory)
+    torch      ../shared/bench/torch_ref.py --bench-steps, same dims; only OMP/MKL_NUM_THREADS=2
 
-    .venv/bin/python bench/train_speed.py [--steps 6] [--rounds 3] [--profile-steps 2]
+Both warm up (--warmup steps, 10 by default), then they alternate for --rounds rounds of --steps
+timed steps each; each round's figure is its median step, and we print the median of the rounds
+and their range, the peak RSS of each process, and the load average before and after.
+Then one profiled run of ours: the linear layers' share of the step and their GFLOP/s, beside
+NumPy's `@` on the same shapes alone in the same process.
+
+    .venv/bin/python bench/train_speed.py [--rounds 5] [--steps 8] [--warmup 10]
 """
 import argparse
+import json
 import os
+import statistics
 import sys
 import tempfile
-import time
-from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _threads  # noqa: E402
-_threads.use("train")  # thread settings, before NumPy and Numba load
+import _harness as H  # noqa: E402
+from _torch_side import torch_python, torch_ref_command, write_random_tokens, parse_bench  # noqa: E402
 
-import numpy as np
-
-from _torch_side import run_torch_bench, torch_python, write_random_tokens  # noqa: E402
-
-import autograd.functional as F  # noqa: E402
-from autograd.memory import reuse_freed_memory  # noqa: E402
-from autograd.tensor import Tensor  # noqa: E402
-from tinyllm.model import ModelConfig, Transformer  # noqa: E402
-from tinyllm.optim import AdamW, clip_grad_norm  # noqa: E402
-from tinyllm.train import get_batch  # noqa: E402
-
-B, T = 16, 256
+B, T, VOCAB = 16, 256, 2048
 
 
-class OpTimer:
-    """Times every public op of autograd.functional: its forward call, and its backward closure
-    when the graph is walked. Nested ops (split calls getitem) count once, in the outer op.
-
-        with OpTimer() as timer: ...      then timer.fwd[name], timer.bwd[name], timer.calls[name]
-    """
-
-    def __init__(self):
-        self.fwd, self.bwd, self.calls = defaultdict(float), defaultdict(float), defaultdict(int)
-        self.depth, self.originals = 0, {}
-
-    def __enter__(self):
-        for name, fn in vars(F).items():
-            if callable(fn) and not name.startswith("_") and getattr(fn, "__module__", "") == F.__name__ \
-                    and name not in ("unbroadcast",):
-                self.originals[name] = fn
-                setattr(F, name, self._wrap(name, fn))
-        return self
-
-    def __exit__(self, *exc):
-        for name, fn in self.originals.items():
-            setattr(F, name, fn)
-
-    def _wrap(self, name, fn):
-        def timed(*args, **kwargs):
-            if self.depth:
-                return fn(*args, **kwargs)
-            self.depth += 1
-            t0 = time.perf_counter()
-            try:
-                out = fn(*args, **kwargs)
-            finally:
-                self.depth -= 1
-            self.fwd[name] += time.perf_counter() - t0
-            self.calls[name] += 1
-            if isinstance(out, Tensor) and out._backward is not None:
-                backward = out._backward
-                def timed_backward(g):
-                    t1 = time.perf_counter()
-                    backward(g)
-                    self.bwd[name] += time.perf_counter() - t1
-                out._backward = timed_backward
-            return out
-        return timed
+def ours(token_file, args, profile=False):
+    cmd = [H.python(), H.ROOT / "bench" / "_train_step.py", token_file, "--steps", args.steps,
+           "--warmup", args.warmup] + (["--profile"] if profile else [])
+    out, rss, _ = H.run(cmd, H.our_env())
+    result = json.loads(out.strip().splitlines()[-1])
+    result["rss_mb"] = rss
+    return result
 
 
-def our_step(model, opt, tokens, rng, times):
-    """One training step (as Run.train_step); appends its phase times (s) to `times`."""
-    t0 = time.perf_counter()
-    batch = get_batch(tokens, B, T, rng)                                   # (B, T+1)
-    t1 = time.perf_counter()
-    _, loss = model(batch[:, :-1], batch[:, 1:])
-    float(loss.data)                                                       # the NaN check reads it
-    t2 = time.perf_counter()
-    loss.backward()
-    t3 = time.perf_counter()
-    clip_grad_norm(opt.params, 1.0)
-    t4 = time.perf_counter()
-    opt.step(1e-3)
-    opt.zero_grad()
-    t5 = time.perf_counter()
-    for key, dt in zip(("batch", "forward", "backward", "clip", "adamw", "step"),
-                       (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0)):
-        times[key].append(dt)
+def theirs(python, token_file, args):
+    cmd = torch_ref_command(python, "--vocab", "tokens", "--data", token_file, "--vocab-size", VOCAB,
+                            "--bench-steps", args.steps, "--bench-warmup", args.warmup)
+    out, rss, _ = H.run(cmd, H.reference_env())
+    result = parse_bench(out)
+    result["rss"] = rss
+    return result
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=6, help="timed steps per round and side")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--profile-steps", type=int, default=2, help="steps of the per-op profile (0 = skip)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=8, help="timed steps per round and side")
+    ap.add_argument("--warmup", type=int, default=10, help="untimed steps first, each side, each round")
     args = ap.parse_args()
-
-    reuse_freed_memory()                # as tinyllm/train.py does (autograd/memory.py)
-    cfg = ModelConfig.preset("shakespeare")
-    model = Transformer(cfg, seed=0)
-    opt = AdamW(model.named_parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
-    print(f"shakespeare preset: {model.num_params():,} params, batch {B} x {T} = {B * T} tokens/step, "
-          f"threads {os.environ['OMP_NUM_THREADS']}, load average {os.getloadavg()[0]:.2f} (other jobs skew both sides)")
-    rng = np.random.default_rng(0)
+    print(H.load_line("before"))
+    print(f"tinyllm env: {H.show_env(H.our_env())}\ntorch env:   {H.show_env(H.reference_env())}")
+    python = torch_python()
     with tempfile.TemporaryDirectory() as tmp:
-        token_file = write_random_tokens(os.path.join(tmp, "tokens.bin"), cfg.vocab_size)
-        tokens = np.memmap(token_file, dtype=np.uint16, mode="r")
-        warm = defaultdict(list)
-        for _ in range(2):
-            our_step(model, opt, tokens, rng, warm)                        # JIT, caches
-        python = torch_python()
-        ours, theirs = [], []                                              # per round
+        token_file = write_random_tokens(os.path.join(tmp, "tokens.bin"), VOCAB)
+        rows = {"tinyllm": [], "torch": []}
         for r in range(args.rounds):
-            times = defaultdict(list)
-            for _ in range(args.steps):
-                our_step(model, opt, tokens, rng, times)
-            ours.append({k: 1e3 * np.median(v) for k, v in times.items()})
-            line = f"  round {r + 1}: tinyllm {ours[-1]['step']:7.1f} ms/step"
+            a = ours(token_file, args)
+            rows["tinyllm"].append({"step": statistics.median(a["step"]), "fwd": statistics.median(a["fwd"]),
+                                    "bwd": statistics.median(a["bwd"]), "opt": statistics.median(a["opt"]),
+                                    "rss": a["rss_mb"]})
+            line = f"  round {r + 1}: tinyllm {rows['tinyllm'][-1]['step']:7.1f} ms/step"
             if python:
-                theirs.append(run_torch_bench(python, token_file, cfg.vocab_size, args.steps))
-                line += f" | torch {theirs[-1]['step_ms']:7.1f} ms/step"
-            print(line, flush=True)
-
-        med = {k: float(np.median([o[k] for o in ours])) for k in ours[0]}
-        print(f"\nmedian over {args.rounds} rounds of the per-round medians ({args.steps} steps each):")
-        print(f"{'':9s}{'fwd ms':>9s}{'bwd ms':>9s}{'opt ms':>9s}{'step ms':>9s}{'tok/s':>9s}")
-        # torch_ref's fwd includes drawing the batch and its opt includes clipping; ours grouped alike
-        our_row = (med["batch"] + med["forward"], med["backward"], med["clip"] + med["adamw"], med["step"])
-        print(f"{'tinyllm':9s}" + "".join(f"{x:9.1f}" for x in our_row) + f"{B * T / med['step'] * 1e3:9.0f}")
-        if theirs:
-            tm = {k: float(np.median([t[k] for t in theirs])) for k in theirs[0]}
-            print(f"{'torch':9s}" + "".join(f"{tm[k]:9.1f}" for k in ("fwd_ms", "bwd_ms", "opt_ms", "step_ms"))
-                  + f"{B * T / tm['step_ms'] * 1e3:9.0f}")
-            print(f"\nratio tinyllm/torch training tokens/s (ratio of medians): {tm['step_ms'] / med['step']:.2f}x")
+                rows["torch"].append(dict(theirs(python, token_file, args)))
+                line += f" | torch {rows['torch'][-1]['step']:7.1f} ms/step"
+            print(line + f"   (load {os.getloadavg()[0]:.2f})", flush=True)
+        print(f"\nmedian of {args.rounds} rounds (min-max), {args.steps} timed steps per round after "
+              f"{args.warmup} warm-up steps; a step is {B * T} tokens:")
+        print(f"{'':9s}{'step ms':>20s}{'tok/s':>8s}{'fwd ms':>9s}{'bwd ms':>9s}{'opt ms':>9s}{'peak RSS MB':>13s}")
+        for name, rs in rows.items():
+            if not rs:
+                continue
+            med = lambda k: statistics.median(r[k] for r in rs)              # noqa: E731
+            print(f"{name:9s}{H.spread([r['step'] for r in rs]):>20s}{B * T / med('step') * 1e3:8.0f}"
+                  f"{med('fwd'):9.0f}{med('bwd'):9.0f}{med('opt'):9.0f}{med('rss'):13.0f}")
+        if rows["torch"]:
+            ratios = [t["step"] / o["step"] for o, t in zip(rows["tinyllm"], rows["torch"])]
+            print(f"\ntinyllm / torch training speed: {H.spread(ratios, '{:.2f}')}x "
+                  f"(torch step time over ours, round by round)")
         else:
-            print("(no torch ratio: the torch side was skipped)")
-        print(f"our optimizer phase: clip {med['clip']:.1f} ms + AdamW (gather grads, fused kernel, "
-              f"zero_grad) {med['adamw']:.1f} ms; batch {med['batch']:.1f} ms")
-
-        if args.profile_steps:
-            profile(model, opt, tokens, rng, args.profile_steps)
-
-
-def profile(model, opt, tokens, rng, steps):
-    times = defaultdict(list)
-    with OpTimer() as timer:
-        for _ in range(steps):
-            our_step(model, opt, tokens, rng, times)
-    step = 1e3 * np.mean(times["step"])
-    per = lambda d, name: 1e3 * d[name] / steps                            # ms per step
-    names = sorted(timer.calls, key=lambda n: -(timer.fwd[n] + timer.bwd[n]))
-    print(f"\nper-op profile, mean of {steps} steps (step {step:.0f} ms with the timers on):")
-    print(f"{'op':20s}{'calls':>7s}{'fwd ms':>9s}{'bwd ms':>9s}{'total':>9s}{'% step':>8s}")
-    for n in names:
-        total = per(timer.fwd, n) + per(timer.bwd, n)
-        if total >= 0.05:
-            print(f"{n:20s}{timer.calls[n] // steps:7d}{per(timer.fwd, n):9.1f}{per(timer.bwd, n):9.1f}"
-                  f"{total:9.1f}{100 * total / step:7.1f}%")
-    fwd_ops = sum(timer.fwd.values()) / steps * 1e3
-    bwd_ops = sum(timer.bwd.values()) / steps * 1e3
-    rest = [("forward outside ops (model.py glue, batch)", 1e3 * np.mean(times["forward"]) + 1e3 * np.mean(times["batch"]) - fwd_ops),
-            ("backward outside ops (graph walk, leaf grads)", 1e3 * np.mean(times["backward"]) - bwd_ops),
-            ("clip_grad_norm", 1e3 * np.mean(times["clip"])),
-            ("AdamW step + zero_grad", 1e3 * np.mean(times["adamw"]))]
-    for label, ms in rest:
-        print(f"{label:47s}{ms:9.1f} ms{100 * ms / step:7.1f}%")
+            print("(no torch side: make test-interop creates .venv-torch)")
+        p = ours(token_file, argparse.Namespace(steps=2, warmup=3), profile=True)
+        print(f"\nlinear layers (profiled run): {100 * p['linear_share']:.0f}% of the step at "
+              f"{p['linear_gflops']:.0f} GFLOP/s; NumPy's @ alone on the same shapes: {p['blas_alone_gflops']:.0f} GFLOP/s")
+    print(H.load_line("after"))
 
 
 if __name__ == "__main__":
