@@ -353,16 +353,22 @@ def linear(x, weight):
 
 
 # ---------------------------------------------------------------------------- softmax family
-def _last_axis(x, axis):
-    if axis not in (-1, x.ndim - 1):
-        raise ValueError(f"this op works over the last axis; move axis {axis} there with transpose")
+def _other_axis(op, x, axis, **kwargs):
+    """op over `axis` for an axis other than the last: swap it to the end, apply op, swap back.
+    The kernels work over the last (contiguous) axis; swapaxes carries the gradient back."""
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis {axis} is out of range for a {x.ndim}-d tensor")
+    return swapaxes(op(swapaxes(x, axis, -1), -1, **kwargs), axis, -1)
 
 
 def softmax(x, axis=-1, causal=False):
-    """y_i = exp(x_i - max x) / Σ_j exp(x_j - max x) over the last axis (Numba kernel).
+    """y_i = exp(x_i - max x) / Σ_j exp(x_j - max x) over `axis` (Numba kernel on the last axis).
     causal=True masks key j > query i (+ offset when there are more keys than queries).
     dL/dx = y ⊙ (g - Σ g⊙y)."""
-    _last_axis(x, axis)
+    if axis not in (-1, x.ndim - 1):
+        if causal:
+            raise ValueError("a causal softmax runs over the keys, the last axis")
+        return _other_axis(softmax, x, axis)
     y = kernels.softmax(x.data, causal=causal)
     def backward(g):
         x.accumulate(kernels.softmax_backward(y, g))
@@ -370,8 +376,9 @@ def softmax(x, axis=-1, causal=False):
 
 
 def log_softmax(x, axis=-1):
-    """y = x - logsumexp(x);  dL/dx = g - softmax(x) Σ g."""
-    _last_axis(x, axis)
+    """y = x - logsumexp(x) over `axis`;  dL/dx = g - softmax(x) Σ g."""
+    if axis not in (-1, x.ndim - 1):
+        return _other_axis(log_softmax, x, axis)
     shifted = x.data - x.data.max(axis=-1, keepdims=True)
     y = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     def backward(g):

@@ -163,7 +163,6 @@ class Tensor:
         return self.data.item()
 
     def astype(self, dtype):
-        from autograd import functional as F
         return F.astype(self, dtype)
 
     def __repr__(self):
@@ -172,38 +171,33 @@ class Tensor:
         return f"Tensor({np.array2string(self.data, precision=4, threshold=8)}, dtype={self.dtype}{grad}{op})"
 
     # ---------------------------------------------------------------- operators -> functional ops
-    def __add__(self, other):      return _F().add(self, other)
-    def __radd__(self, other):     return _F().add(other, self)
-    def __sub__(self, other):      return _F().sub(self, other)
-    def __rsub__(self, other):     return _F().sub(other, self)
-    def __mul__(self, other):      return _F().mul(self, other)
-    def __rmul__(self, other):     return _F().mul(other, self)
-    def __truediv__(self, other):  return _F().div(self, other)
-    def __rtruediv__(self, other): return _F().div(other, self)
-    def __neg__(self):             return _F().neg(self)
-    def __pow__(self, exponent):   return _F().pow(self, exponent)
-    def __matmul__(self, other):   return _F().matmul(self, other)
-    def __rmatmul__(self, other):  return _F().matmul(other, self)
-    def __getitem__(self, index):  return _F().getitem(self, index)
+    def __add__(self, other):      return F.add(self, other)
+    def __radd__(self, other):     return F.add(other, self)
+    def __sub__(self, other):      return F.sub(self, other)
+    def __rsub__(self, other):     return F.sub(other, self)
+    def __mul__(self, other):      return F.mul(self, other)
+    def __rmul__(self, other):     return F.mul(other, self)
+    def __truediv__(self, other):  return F.div(self, other)
+    def __rtruediv__(self, other): return F.div(other, self)
+    def __neg__(self):             return F.neg(self)
+    def __pow__(self, exponent):   return F.pow(self, exponent)
+    def __matmul__(self, other):   return F.matmul(self, other)
+    def __rmatmul__(self, other):  return F.matmul(other, self)
+    def __getitem__(self, index):  return F.getitem(self, index)
 
-    def sum(self, axis=None, keepdims=False):   return _F().sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False):  return _F().mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False):   return _F().max(self, axis, keepdims)
-    def exp(self):                              return _F().exp(self)
-    def log(self):                              return _F().log(self)
-    def sqrt(self):                             return _F().sqrt(self)
-    def rsqrt(self):                            return _F().rsqrt(self)
-    def reshape(self, *shape):                  return _F().reshape(self, *shape)
-    def transpose(self, *axes):                 return _F().transpose(self, *axes)
-    def permute(self, *axes):                   return _F().transpose(self, *axes)
+    def sum(self, axis=None, keepdims=False):   return F.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False):  return F.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False):   return F.max(self, axis, keepdims)
+    def exp(self):                              return F.exp(self)
+    def log(self):                              return F.log(self)
+    def sqrt(self):                             return F.sqrt(self)
+    def rsqrt(self):                            return F.rsqrt(self)
+    def reshape(self, *shape):                  return F.reshape(self, *shape)
+    def transpose(self, *axes):                 return F.transpose(self, *axes)
+    def permute(self, *axes):                   return F.transpose(self, *axes)
 
     # Tensors are compared by identity (they are graph nodes), so they can live in sets/dicts.
     __hash__ = object.__hash__
-
-
-def _F():
-    from autograd import functional   # imported late: functional imports this module
-    return functional
 
 
 def as_tensor(x, dtype=None):
@@ -211,3 +205,8 @@ def as_tensor(x, dtype=None):
     if isinstance(x, Tensor):
         return x
     return Tensor(np.asarray(x, dtype=dtype))
+
+
+# The operators above call the ops of autograd/functional.py, which itself builds Tensors: it is
+# imported here, at the end, once Tensor exists (a circular import that Python resolves this way).
+from autograd import functional as F  # noqa: E402

@@ -218,3 +218,24 @@ def test_gradcheck_reports_where():
 def test_gradcheck_refuses_float32():
     with pytest.raises(TypeError, match="float64"):
         gradcheck(lambda x: x * 2, Tensor(np.ones(3, dtype=np.float32), requires_grad=True))
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("axis", [0, 1, -2])
+def test_softmax_family_over_any_axis(op, axis):
+    """Over an axis other than the last (PyTorch's softmax(x, dim=0) habit): the same values as
+    the last-axis op on swapped axes, and a gradient that gradchecks."""
+    rng = np.random.default_rng(1)
+    x = Tensor(rng.standard_normal((3, 4, 5)), requires_grad=True)
+    y = getattr(F, op)(x, axis=axis).data
+    want = getattr(F, op)(Tensor(np.swapaxes(x.data, axis, -1))).data
+    np.testing.assert_allclose(y, np.swapaxes(want, axis, -1), rtol=1e-12)
+    gradcheck(lambda x: getattr(F, op)(x, axis=axis), x)
+
+
+def test_softmax_axis_out_of_range_and_causal_off_last_axis_are_refused():
+    x = Tensor(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="out of range"):
+        F.softmax(x, axis=2)
+    with pytest.raises(ValueError, match="last axis"):
+        F.softmax(x, axis=0, causal=True)
