@@ -12,6 +12,7 @@ Rules (the project's way of measuring):
   marked as not a result.
 """
 import os
+from collections import namedtuple
 import statistics
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+Result = namedtuple("Result", "out err rss_mb seconds")
 ROOT = Path(__file__).resolve().parent.parent
 MAX_LOAD = 1.5
 _BASE_VARS = ("PATH", "HOME", "LANG", "TMPDIR")
@@ -54,7 +56,8 @@ def load_line(when):
 
 
 def run(cmd, env, timeout=3600):
-    """Run cmd to the end -> (stdout, its own peak RSS in MB, wall seconds). The child is reaped
+    """Run cmd to the end -> Result(out, err, rss_mb, seconds): its output, its own peak RSS in MB
+    and its wall time. The child is reaped
     with os.wait4, whose rusage is that process's alone. A non-zero exit raises with its stderr."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
@@ -69,7 +72,7 @@ def run(cmd, env, timeout=3600):
         stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd[:4]))} ... exited {proc.returncode}:\n{stderr[-3000:]}")
-    return stdout, usage.ru_maxrss / 1024, wall
+    return Result(stdout, stderr, usage.ru_maxrss / 1024, wall)
 
 
 def spread(values, fmt="{:.0f}"):

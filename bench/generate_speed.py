@@ -1,95 +1,97 @@
-"""Generation speed of the `shakespeare` model: with the KV cache and without it.
+"""Generation speed of the `shakespeare` preset through the library, beside llama2.c's run.c.
 
-256 new tokens after a 1-token prompt, sampled as the CLI does (temperature 0.8, top-p 0.9).
-Random weights by default: the model's step does not depend on them, but sampling does, and
-random weights are its worst case (nearly uniform probabilities: top-p keeps ~90% of the
-vocabulary, which must be sorted); --ckpt runs/shakespeare/ckpt.npz measures a trained model. With the cache, each new token is one forward of
-a single position (start_pos = its index); without it, every step re-runs the forward over the
-whole prefix. The two alternate in rounds; we quote the median tokens/s of each.
+256 new tokens after a 1-token prompt with the KV cache, batch 1, 2 cores. Each side is a fresh
+interpreter (or process), alternating for --rounds rounds:
 
-Then where the time of one cached token goes: the one-token step (tinyllm/decode.py), the
-sampling (filter + draw), and the rest (Python in generate.py).
+    greedy     tinyllm.generate.generate(model, [0], 256, temperature=0), bench/_generate.py
+    top-p 0.9  the same with temperature 0.8, top_p 0.9 (sampling costs a sort per token)
+    run.c      llama2.c's run.c on the same weights exported as model.bin + tokenizer.bin
+               (`python -m tinyllm export CKPT --format llama2c`), greedy (-t 0), -n 256;
+               only with --llama2c PATH_TO_BUILT_run (built by you beside the project, e.g.
+               gcc -Ofast -march=native -fopenmp run.c -lm), started with OMP_NUM_THREADS=2 only
 
-Threads as the library sets them (autograd/runtime.py).
+Random weights by default (--ckpt measures a trained model). Each tinyllm round is one process
+that warms up and then generates --repeats times; its figure is the median of those. We print the
+median of the rounds with their range, and the load average before and after.
 
-    .venv/bin/python bench/generate_speed.py [--tokens 256] [--rounds 3]
+    .venv/bin/python bench/generate_speed.py [--rounds 5] [--ckpt CKPT] [--llama2c ./run]
 """
 import argparse
+import json
 import os
+import re
+import statistics
 import sys
-import time
-from collections import defaultdict
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import numpy as np
-
-import tinyllm.generate as G  # noqa: E402
-from tinyllm.checkpoint import load_model  # noqa: E402
-from tinyllm.decode import Decoder  # noqa: E402
-from tinyllm.model import ModelConfig, Transformer  # noqa: E402
+import _harness as H  # noqa: E402
 
 
-def tokens_per_second(model, n, use_cache, seed=0):
-    t0 = time.perf_counter()
-    out = G.generate(model, [0], n, 0.8, 0, 0.9, np.random.default_rng(seed), use_cache=use_cache)
-    return len(out) / (time.perf_counter() - t0)
+def ours(args, top_p):
+    cmd = [H.python(), H.ROOT / "bench" / "_generate.py", "--tokens", args.tokens, "--top-p", top_p]
+    if args.ckpt:
+        cmd += ["--ckpt", args.ckpt]
+    run = H.run(cmd, H.our_env())
+    return statistics.median(json.loads(run.out.strip().splitlines()[-1])["tok_s"]), run.rss_mb
+
+
+def run_c(args, folder):
+    cmd = [args.llama2c, os.path.join(folder, "model.bin"), "-z", os.path.join(folder, "tokenizer.bin"),
+           "-t", "0", "-n", args.tokens + 1, "-i", "\n"]
+    run = H.run(cmd, H.reference_env())
+    return run.err, run.rss_mb
+
+
+def export_for_run_c(args, folder):
+    """model.bin + tokenizer.bin of the bench's model (random weights saved first, or --ckpt)."""
+    code = ("import sys\nfrom tinyllm import ModelConfig, Transformer\n"
+            "from tinyllm.checkpoint import load_model\n"
+            "from tinyllm.export import export_llama2c, export_llama2c_tokenizer\n"
+            "from tinyllm.tokenizer import Tokenizer\n"
+            "ckpt, folder = sys.argv[1], sys.argv[2]\n"
+            "if ckpt:\n    model, meta = load_model(ckpt)\n    tok = Tokenizer.loads(meta['tokenizer'])\n"
+            "else:\n    model = Transformer(ModelConfig.preset('shakespeare'), seed=0)\n"
+            "    tok = Tokenizer.train('the quick brown fox ' * 50, 300)\n"
+            "export_llama2c(model, folder + '/model.bin')\n"
+            "export_llama2c_tokenizer(tok, folder + '/tokenizer.bin', model.cfg.vocab_size)\n")
+    H.run([H.python(), "-c", code, args.ckpt, folder], H.our_env())
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--tokens", type=int, default=256)
-    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--ckpt", default="", help="a trained checkpoint instead of random weights")
+    ap.add_argument("--llama2c", default="", help="a built llama2.c run binary, to run beside ours")
     args = ap.parse_args()
-    if args.ckpt:
-        model, _ = load_model(args.ckpt)
-    else:
-        model = Transformer(ModelConfig.preset("shakespeare"), seed=0)
-    print(f"{args.ckpt or 'shakespeare preset, random weights'}: {model.num_params():,} params, "
-          f"{args.tokens} new tokens after a 1-token prompt, load average {os.getloadavg()[0]:.2f}")
-    G.generate(model, [0], 8)                                               # JIT, caches
-    G.generate(model, [0], 2, use_cache=False)
-    cached, uncached = [], []
-    for r in range(args.rounds):
-        cached.append(tokens_per_second(model, args.tokens, True, r))
-        uncached.append(tokens_per_second(model, args.tokens, False, r))
-        print(f"  round {r + 1}: KV cache {cached[-1]:7.1f} tok/s | no cache {uncached[-1]:6.1f} tok/s", flush=True)
-    c, u = np.median(cached), np.median(uncached)
-    print(f"\nmedian: KV cache {c:.1f} tok/s, no cache {u:.1f} tok/s -> the cache is {c / u:.1f}x faster")
-    profile(model, args.tokens)
-
-
-def profile(model, n):
-    """Time per cached token, split into the model's one-token step, sampling, and the rest."""
-    spent = defaultdict(float)
-
-    def timed(key, fn):
-        def wrapper(*args, **kwargs):
-            t0 = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                spent[key] += time.perf_counter() - t0
-        return wrapper
-
-    real_sample, real_step, real_prefill = G.sample_next, Decoder.step, Decoder.prefill
-    G.sample_next = timed("sample_next (filter + draw)", real_sample)
-    Decoder.step = timed("Decoder.step (decode.py, one position)", real_step)
-    Decoder.prefill = timed("Decoder.prefill (the prompt, one forward)", real_prefill)
-    try:
-        t0 = time.perf_counter()
-        G.generate(model, [0], n, 0.8, 0, 0.9, np.random.default_rng(0))
-        total = time.perf_counter() - t0
-    finally:
-        G.sample_next, Decoder.step, Decoder.prefill = real_sample, real_step, real_prefill
-    per = lambda s: 1e3 * s / n                                             # ms per token
-    print(f"\nper cached token: {per(total):.3f} ms with the timers on ({n / total:.0f} tok/s), "
-          f"{G.generation_threads()} Numba threads")
-    for name, s in sorted(spent.items(), key=lambda item: -item[1]):
-        print(f"{name:46s}{per(s):9.3f} ms{100 * s / total:6.1f}%")
-    rest = total - sum(spent.values())
-    print(f"{'rest (Python in generate.py)':46s}{per(rest):9.3f} ms{100 * rest / total:6.1f}%")
+    print(H.load_line("before"))
+    print(f"{args.ckpt or 'shakespeare preset, random weights'}; {args.tokens} new tokens after a 1-token prompt")
+    print(f"tinyllm env: {H.show_env(H.our_env())}" + (f"\nrun.c env:   {H.show_env(H.reference_env())}"
+                                                       if args.llama2c else ""))
+    sides = {"greedy": [], "top-p 0.9": [], "run.c greedy": []}
+    rss = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.llama2c:
+            export_for_run_c(args, tmp)
+        for r in range(args.rounds):
+            (g, rss["greedy"]), (p, rss["top-p 0.9"]) = ours(args, 0), ours(args, 0.9)
+            sides["greedy"].append(g)
+            sides["top-p 0.9"].append(p)
+            line = f"  round {r + 1}: tinyllm greedy {g:7.0f} tok/s | top-p 0.9 {p:7.0f} tok/s"
+            if args.llama2c:
+                out, rss["run.c greedy"] = run_c(args, tmp)
+                sides["run.c greedy"].append(float(re.search(r"achieved tok/s: ([\d.]+)", out).group(1)))
+                line += f" | run.c {sides['run.c greedy'][-1]:7.0f} tok/s"
+            print(line + f"   (load {os.getloadavg()[0]:.2f})", flush=True)
+    print(f"\nmedian of {args.rounds} rounds (min-max), tokens/s:")
+    for name, values in sides.items():
+        if values:
+            print(f"  {name:14s}{H.spread(values):>22s}   peak RSS {rss[name]:.0f} MB")
+    if sides["run.c greedy"]:
+        ratios = [a / b for a, b in zip(sides["greedy"], sides["run.c greedy"])]
+        print(f"tinyllm greedy / run.c greedy: {H.spread(ratios, '{:.2f}')}x, round by round")
+    print(H.load_line("after"))
 
 
 if __name__ == "__main__":

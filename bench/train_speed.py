@@ -32,18 +32,18 @@ B, T, VOCAB = 16, 256, 2048
 def ours(token_file, args, profile=False):
     cmd = [H.python(), H.ROOT / "bench" / "_train_step.py", token_file, "--steps", args.steps,
            "--warmup", args.warmup] + (["--profile"] if profile else [])
-    out, rss, _ = H.run(cmd, H.our_env())
-    result = json.loads(out.strip().splitlines()[-1])
-    result["rss_mb"] = rss
+    run = H.run(cmd, H.our_env())
+    result = json.loads(run.out.strip().splitlines()[-1])
+    result["rss_mb"] = run.rss_mb
     return result
 
 
 def theirs(python, token_file, args):
     cmd = torch_ref_command(python, "--vocab", "tokens", "--data", token_file, "--vocab-size", VOCAB,
                             "--bench-steps", args.steps, "--bench-warmup", args.warmup)
-    out, rss, _ = H.run(cmd, H.reference_env())
-    result = parse_bench(out)
-    result["rss"] = rss
+    run = H.run(cmd, H.reference_env())
+    result = parse_bench(run.out)
+    result["rss"] = run.rss_mb
     return result
 
 
