@@ -434,7 +434,8 @@ def swiglu(a, b):
 def rope(x, cos, sin):
     """Rotary position embedding (Su et al. 2021), interleaved pairs as in Meta's Llama:
     for x (B, T, H, hd), pair j = (x[2j], x[2j+1]) at position t is rotated by angle t·θ_j.
-    A rotation's Jacobian is the rotation itself, so the backward rotates g by -t·θ_j."""
+    The op is linear, y = R(tθ_j) x, so its Jacobian is the rotation R itself; the backward
+    needs Rᵀ g, and a rotation's transpose is its inverse R(-tθ_j): rotate g back by -t·θ_j."""
     y = kernels.rope(x.data, cos, sin)
     def backward(g):
         x.accumulate(kernels.rope_backward(g, cos, sin))

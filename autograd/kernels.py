@@ -21,15 +21,14 @@ Conventions
   (`cache=True`, in autograd/__pycache__), so a warm start loads machine code
   instead of compiling. The wrappers pass only C-contiguous arrays, int64 index
   arrays and dtype-matched scalars, so each core has at most two specialisations.
-* `parallel=True` + `prange` only where it measured faster at the default shapes
-  (`bench/kernels.py --parallel-check`): softmax, SwiGLU, cross-entropy, AdamW,
-  matmul and attention (autograd/attention.py) are parallel over their outer loop
-  (1.3-1.8x from the second core). RoPE, RMSNorm and the embedding scatter take ~1 ms and stay serial (a
-  parallel launch cost more there, badly so when other processes share the cores).
-  A side effect worth knowing: Numba tells LLVM that a prange body's arrays do not
-  alias, so the parallel build of SwiGLU and AdamW vectorises where a plain-loop
-  build of the same code stays scalar (5-6x slower); AdamW is memory-bound and
-  gains nothing from the second thread, it is parallel for that reason.
+* `parallel=True` + `prange` only where it pays (`bench/kernels.py --parallel-check` shows
+  each parallel kernel against a serial build of the same code): softmax, SwiGLU,
+  cross-entropy, matmul and attention (autograd/attention.py) gain from the second core,
+  over their outer loop. AdamW gains nothing from a second core (it is memory-bound) and is
+  parallel for another reason: Numba tells LLVM that a prange body's arrays do not alias,
+  so the parallel build vectorises where a plain-loop build of the same code stays scalar
+  (the same holds for SwiGLU). RoPE, RMSNorm and the embedding scatter are short and stay
+  serial: a parallel launch costs more than they do.
 * Inner loops run over a 1-D row view (`x_row = x[r]`) from index 0: that is the
   form LLVM vectorises (indexing a 3-D array inside the innermost loop is not).
   Hot loops are elementwise updates `c[j] += a * b[j]` over a contiguous axis.

@@ -33,7 +33,8 @@ def is_grad_enabled():
 
 
 class Tensor:
-    """An n-d array (float32 or float64; ints for indices) with an optional gradient.
+    """An n-d array (float32 or float64, float16 input becomes float32; ints for indices) with an
+    optional gradient.
 
     data           the NumPy array
     requires_grad  whether backward() should compute dLoss/dthis

@@ -8,15 +8,13 @@ AdamW (Loshchilov & Hutter 2019) for each parameter p with gradient g, at step t
     p ← p − lr · m̂ / (√v̂ + eps),   m̂ = m/(1 − β1ᵗ),  v̂ = v/(1 − β2ᵗ)   (bias correction)
 
 Weight decay applies to matrices only: 1-D parameters (the RMSNorm gains) are not pulled
-towards 0, as in ../shared/bench/torch_ref.py and nanoGPT.
+towards 0, as in nanoGPT.
 
 The update is the fused Numba kernel `autograd.kernels.adamw_step`, called once over ALL
 parameters: the optimizer moves every parameter into one flat buffer (each `p.data` becomes a
 view into it) and keeps m and v as flat buffers of the same layout. One kernel launch instead
-of one per tensor matters on a busy 2-core machine: each parallel launch waits for both
-threads to be scheduled, and 56 launches measured 266 ms against 10 ms for one (the shakespeare
-model, 4.9 M parameters, with other jobs running). The gradients are gathered into a flat
-buffer too (one copy, ~2.5 ms).
+of one per tensor matters on a busy machine: each parallel launch waits for all its threads to
+be scheduled. The gradients are gathered into a flat buffer too (one copy).
 """
 import math
 
@@ -124,7 +122,7 @@ def clip_grad_norm(params, max_norm):
 
 
 def lr_at(step, progress, lr=1e-3, min_lr=1e-4, warmup=100):
-    """Learning rate at `step` (counting from 0), as ../shared/bench/torch_ref.py:
+    """Learning rate at `step` (counting from 0), warm-up then cosine decay (as nanoGPT):
 
         step < warmup:  lr · (step + 1) / (warmup + 1)                      linear warm-up
         otherwise:      min_lr + ½(1 + cos(π·r))·(lr − min_lr),  r = clip(progress, 0, 1)
