@@ -156,8 +156,8 @@ class TrainConfig:
             fail("sample_prompt", "a string")
         preset = ModelConfig.preset(self.preset)
         self.out = self.out or os.path.join("runs", self.preset)
-        self.vocab_size = self.vocab_size or max(preset.vocab_size, 512)
-        self.context = self.context or preset.max_seq_len
+        self.vocab_size = max(preset.vocab_size, 512) if self.vocab_size is None else self.vocab_size
+        self.context = preset.max_seq_len if self.context is None else self.context
         if self.steps is None and self.minutes is None:
             self.steps = 1000
         #         name            integer?  ok when                              what it must be
@@ -245,11 +245,11 @@ def read_tokenizer(path, flag_name="--tokenizer"):
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
-        raise TrainingError(f"{flag_name} {path}: {e.strerror}") from None
+        raise ConfigError(f"{flag_name} {path}: {e.strerror}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise TrainingError(f"{flag_name} {path}: not UTF-8 text (byte {e.start}); a tokenizer file is the "
+        raise ConfigError(f"{flag_name} {path}: not UTF-8 text (byte {e.start}); a tokenizer file is the "
                             f"JSON that `python -m tinyllm tokenizer train` writes") from None
     return Tokenizer.loads(text, source=f"{flag_name} {path}"), text
 
@@ -873,6 +873,11 @@ def main(argv=None):
             progress = Progress(c.log_every)
             progress.print(f"Numba kernels ready in {compile_kernels(run):.1f} s (compiled on first use, "
                            f"then cached; not counted in the training time)")
+            if run.finished() and run.metrics and run.metrics[-1].get("final"):
+                folder.start_logs(run)
+                print(f"the run in {out} is complete (step {run.step}); give a larger --steps or --minutes "
+                      f"with --resume to train it further")
+                return 0
             with StopOnSignal() as stop:
                 return train_loop(run, folder, progress, stop)
     except (TrainingError, CheckpointError, ValueError, OSError, RuntimeError) as e:
