@@ -628,3 +628,10 @@ def test_tokenizer_file_of_random_bytes_is_a_named_error(tmp_path):
         (tmp_path / "t.json").write_bytes(blob)
         with pytest.raises(ValueError, match=f"--tokenizer {tmp_path / 't.json'}: "):
             train.read_tokenizer(tmp_path / "t.json")
+
+
+def test_an_out_folder_that_is_a_file_is_named(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    err = error_of(capsys, ["train", "--preset", "tiny", "--out", str(blocker), "--steps", "1"])
+    assert err == f"error: cannot write {blocker / '.lock'}: {blocker} is a file, not a folder"

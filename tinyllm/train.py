@@ -67,7 +67,7 @@ from autograd import kernels, no_grad
 from autograd.memory import reuse_freed_memory
 from tinyllm import data
 from tinyllm.checkpoint import CheckpointError, check_shapes, config_from_meta, read_checkpoint, save_checkpoint
-from tinyllm.files import atomic_write, remove_stale_temp_files
+from tinyllm.files import atomic_write, remove_stale_temp_files, write_error
 from tinyllm.generate import encode_prompt, generate, printable
 from tinyllm.model import ModelConfig, Transformer
 from tinyllm.optim import AdamW, clip_grad_norm, lr_at, step_progress
@@ -501,8 +501,11 @@ class RunFolder:
         self.close()
 
     def lock(self):
-        os.makedirs(self.path, exist_ok=True)
-        f = open(self.lock_path, "a+", encoding="utf-8")
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            f = open(self.lock_path, "a+", encoding="utf-8")
+        except OSError as e:
+            raise write_error(self.lock_path, e) from None
         if fcntl is not None:
             try:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
