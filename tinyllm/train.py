@@ -404,13 +404,13 @@ class Run:
         return bool((c.steps and self.step >= c.steps) or (c.minutes and self.train_time >= c.minutes * 60))
 
 
-def new_run(cfg, data=None):
-    """A fresh Run: data (prepare_data(cfg) unless given), a model initialised from cfg.seed, AdamW."""
-    data = data or prepare_data(cfg)
-    model = Transformer(cfg.model_config(data.tokenizer.vocab_size), seed=cfg.seed, dtype=np.dtype(cfg.dtype))
+def new_run(cfg, prepared=None):
+    """A fresh Run: the data (prepare_data(cfg) unless given), a model initialised from cfg.seed, AdamW."""
+    d = prepared or prepare_data(cfg)
+    model = Transformer(cfg.model_config(d.tokenizer.vocab_size), seed=cfg.seed, dtype=np.dtype(cfg.dtype))
     opt = AdamW(model.named_parameters(), cfg.lr, (cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
-    return Run(cfg, data.tokenizer, data.tokenizer_text, data.train, data.val, data.corpus_sha256,
-               model, opt, np.random.default_rng(cfg.seed))
+    return Run(cfg, d.tokenizer, d.tokenizer_text, d.train, d.val, d.corpus_sha256, model, opt,
+               np.random.default_rng(cfg.seed))
 
 
 def train_loop(run, folder, progress=None, stop=None):
@@ -676,18 +676,18 @@ def resume_run(out, overrides=None, allow_new_data=False):
     if tokenizer.vocab_size != model_cfg.vocab_size:
         raise CheckpointError(f"{ckpt}: its tokenizer has {tokenizer.vocab_size} tokens, its model "
                               f"{model_cfg.vocab_size}: the file is corrupt or was edited")
-    data = prepare_data(cfg, tokenizer_text)
-    if identity.get("text_sha256") and data.corpus_sha256 != identity["text_sha256"]:
+    d = prepare_data(cfg, tokenizer_text)
+    if identity.get("text_sha256") and d.corpus_sha256 != identity["text_sha256"]:
         what = cfg.text or "the Shakespeare corpus"
         if not allow_new_data:
             raise TrainingError(f"{what} is not the text this run was trained on (its content changed, "
-                                f"sha256 {data.corpus_sha256[:12]} now, {identity['text_sha256'][:12]} in {ckpt}); "
+                                f"sha256 {d.corpus_sha256[:12]} now, {identity['text_sha256'][:12]} in {ckpt}); "
                                 f"pass the original file with --text, or --allow-new-data to continue on this text")
         print(f"warning: {what} is new text (--allow-new-data); the run will not repeat an uninterrupted one")
     model = Transformer(model_cfg, seed=cfg.seed, dtype=np.dtype(cfg.dtype))
     model.load_state_dict(params)
     opt = AdamW(model.named_parameters(), cfg.lr, (cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
-    run = Run(cfg, tokenizer, tokenizer_text, data.train, data.val, data.corpus_sha256, model, opt,
+    run = Run(cfg, tokenizer, tokenizer_text, d.train, d.val, d.corpus_sha256, model, opt,
               np.random.default_rng(cfg.seed))
     try:
         opt.load_state_dict(optim)
