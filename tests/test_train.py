@@ -40,6 +40,11 @@ def train_argv(corpus, out, *extra):
             "--sample-tokens", "8", "--final-sample-tokens", "8", *extra]
 
 
+def config(argv):
+    """The TrainConfig that `python -m tinyllm train ARGV` builds."""
+    return train.TrainConfig(**train.parse_flags(argv[1:])[0])
+
+
 def records(out):
     with open(os.path.join(out, "metrics.jsonl")) as f:
         return [json.loads(line) for line in f]
@@ -125,11 +130,10 @@ def test_a_non_finite_state_is_never_saved_over_a_good_one(corpus, tmp_path):
     out = tmp_path / "run"
     assert main(train_argv(corpus, out, "--steps", "2", "--eval-every", "5")) == 0
     before = (out / "ckpt.npz").read_bytes()
-    args, resume_from = train.parse_args(train_argv(corpus, out)[1:] + ["--resume"])
-    run = train.Run(args, resume_from)
+    run = train.resume_run(out)
     run.model.norm.weight.data[0] = np.inf
     with pytest.raises(train.TrainingError, match="not finite"):
-        run.save()
+        train.RunFolder(out).save(run)
     assert (out / "ckpt.npz").read_bytes() == before
 
 
@@ -152,7 +156,7 @@ def test_bad_input_gives_one_clear_error(corpus, tmp_path, capsys):
 
 
 def test_token_files_are_rebuilt_when_the_text_changes(corpus, tmp_path):
-    args, _ = train.parse_args(train_argv(corpus, tmp_path / "run")[1:])
+    args = config(train_argv(corpus, tmp_path / "run"))
     os.makedirs(args.out)
     first = train.prepare_data(args)[2].filename
     again = train.prepare_data(args)[2].filename
@@ -167,9 +171,10 @@ def test_token_files_are_rebuilt_when_the_text_changes(corpus, tmp_path):
 
 
 def test_bits_per_byte_is_total_nats_over_ln2_over_the_scored_tokens_bytes(corpus, tmp_path):
-    args, _ = train.parse_args(train_argv(corpus, tmp_path / "run")[1:])
+    args = config(train_argv(corpus, tmp_path / "run"))
     os.makedirs(args.out)
-    tokenizer, _, _, val = train.prepare_data(args)
+    prepared = train.prepare_data(args)
+    tokenizer, val = prepared.tokenizer, prepared.val
     model = Transformer(ModelConfig.preset("tiny", vocab_size=tokenizer.vocab_size), seed=0)
     T, val = 16, np.asarray(val[:16 * 5 + 1])                          # 5 windows, batches of 2, 2, 1
     got = train.evaluate(model, val, T, 2, train.token_byte_lengths(tokenizer))
@@ -187,15 +192,12 @@ def test_grad_accumulation_equals_one_big_batch(corpus, tmp_path, monkeypatch):
     batch = np.random.default_rng(0).integers(0, 300, size=(4, 17))
     runs = {}
     for accum, size in ((1, 4), (2, 2)):
-        args, _ = train.parse_args(train_argv(corpus, tmp_path / f"a{accum}", "--grad-accum", str(accum),
-                                              "--batch-size", str(size))[1:])
+        args = config(train_argv(corpus, tmp_path / f"a{accum}", "--grad-accum", str(accum),
+                                 "--batch-size", str(size)))
         os.makedirs(args.out)
-        runs[accum] = train.Run(args)
-    halves = iter([batch[:2], batch[2:]])
-    monkeypatch.setattr(train, "get_batch", lambda *a: batch)
-    loss1, norm1 = runs[1].train_step(1e-3)
-    monkeypatch.setattr(train, "get_batch", lambda *a: next(halves))
-    loss2, norm2 = runs[2].train_step(1e-3)
+        runs[accum] = train.new_run(args)
+    loss1, norm1 = train.train_step(runs[1].model, runs[1].opt, [batch], 1e-3, args.grad_clip)
+    loss2, norm2 = train.train_step(runs[2].model, runs[2].opt, [batch[:2], batch[2:]], 1e-3, args.grad_clip)
     assert loss2 == pytest.approx(loss1, rel=1e-6) and norm2 == pytest.approx(norm1, rel=1e-5)
     np.testing.assert_allclose(runs[2].opt.flat, runs[1].opt.flat, rtol=1e-5, atol=1e-7)
-    assert not np.array_equal(runs[1].opt.flat, train.Run(args).opt.flat)      # the step moved them
+    assert not np.array_equal(runs[1].opt.flat, train.new_run(args).opt.flat)      # the step moved them

@@ -32,7 +32,7 @@ import numpy as np
 
 from autograd import kernels
 from tinyllm.model import ModelConfig, Transformer
-from tinyllm.files import atomic_write, umask_mode
+from tinyllm.files import atomic_write, umask_mode, write_error
 from tinyllm.safetensors import SafetensorsError, read_safetensors, write_safetensors
 
 
@@ -392,7 +392,10 @@ def main(argv=None):
             print(f"wrote {args.out} ({os.path.getsize(args.out):,} bytes, llama2.c v0, "
                   f"{'tied' if model.cfg.tie_embeddings else 'untied'} classifier)")
         return 0
-    except (CheckpointError, ExportError, SafetensorsError, KeyError, ValueError, OSError) as e:
+    except OSError as e:                  # writing --out failed: say so about --out, not a temp file
+        print(f"error: {write_error(args.out, e)}", file=sys.stderr)
+        return 1
+    except (CheckpointError, ExportError, SafetensorsError, KeyError, ValueError) as e:
         message = f"checkpoint lacks the entry {e}" if isinstance(e, KeyError) else str(e)
         print(f"error: {message}", file=sys.stderr)
         return 1

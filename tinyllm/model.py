@@ -24,6 +24,12 @@ from autograd.tensor import Tensor
 
 
 # ---------------------------------------------------------------------------- configuration
+# The `python -m tinyllm train` flag that sets each field (named in ModelConfig's errors).
+FLAGS = {"dim": "--dim", "n_layers": "--n-layers", "n_heads": "--n-heads", "n_kv_heads": "--n-kv-heads",
+         "hidden_dim": "--ffn-dim", "max_seq_len": "--context", "rope_theta": "--rope-theta",
+         "vocab_size": "--vocab-size"}
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     dim: int = 256               # model width D
@@ -39,15 +45,32 @@ class ModelConfig:
     tie_embeddings: bool = True  # output head = token embedding matrix
 
     def __post_init__(self):
-        for name in ("dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "multiple_of", "max_seq_len"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        """Refuse an impossible shape at once, naming the field and its `python -m tinyllm train` flag."""
+        def bad(name, why):
+            flag = FLAGS.get(name)
+            return ValueError(f"{name} {getattr(self, name)!r} {why}" + (f" ({flag})" if flag else ""))
+        for name in ("dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "multiple_of", "max_seq_len",
+                     "hidden_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):   # not 1.5, True, "8"
+                raise bad(name, "must be an integer")
+            if value < (0 if name == "hidden_dim" else 1):
+                raise bad(name, "must be at least 1" if name != "hidden_dim" else "must be >= 0 (0 = Llama's rule)")
+        for name in ("norm_eps", "rope_theta"):
+            value = getattr(self, name)
+            if (not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool)
+                    or not math.isfinite(value) or value <= 0):
+                raise bad(name, "must be a finite number > 0")
+        if not isinstance(self.tie_embeddings, (bool, np.bool_)):
+            raise bad("tie_embeddings", "must be true or false")
         if self.dim % self.n_heads:
-            raise ValueError(f"dim {self.dim} is not divisible by n_heads {self.n_heads}")
+            raise ValueError(f"dim {self.dim} is not divisible by n_heads {self.n_heads} (--dim, --n-heads)")
         if self.n_heads % self.n_kv_heads:
-            raise ValueError(f"n_kv_heads {self.n_kv_heads} does not divide n_heads {self.n_heads}")
+            raise ValueError(f"n_kv_heads {self.n_kv_heads} does not divide n_heads {self.n_heads} "
+                             f"(--n-kv-heads, --n-heads)")
         if self.head_dim % 2:
-            raise ValueError(f"head_dim {self.head_dim} must be even for RoPE")
+            raise ValueError(f"head_dim = dim / n_heads = {self.dim} / {self.n_heads} = {self.head_dim} "
+                             f"must be even for RoPE (--dim, --n-heads)")
 
     @property
     def head_dim(self):
