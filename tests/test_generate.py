@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from autograd import no_grad
 from tinyllm.generate import Utf8Stream, filtered_probs, generate, kept_tokens, main, sample_next
+from tinyllm.kv_cache import KVCache
 from tinyllm.model import ModelConfig, Transformer
 from tinyllm.tokenizer import Tokenizer
 
@@ -121,8 +122,9 @@ def test_cached_generation_equals_uncached_tokens_and_logits():
     seq = np.array(prompt + cached[:cfg.max_seq_len - len(prompt)])   # one full window
     with no_grad():
         full = model(seq[None]).data[0]                          # (T, V) in one forward
-        steps = [model(seq[None, :len(prompt)], start_pos=0).data[0]]
-        steps += [model(seq[None, t:t + 1], start_pos=t).data[0] for t in range(len(prompt), len(seq))]
+        cache = KVCache(cfg, dtype=np.float64)
+        steps = [model(seq[None, :len(prompt)], cache=cache).data[0]]
+        steps += [model(seq[None, t:t + 1], cache=cache).data[0] for t in range(len(prompt), len(seq))]
     np.testing.assert_allclose(np.concatenate(steps), full, rtol=1e-9, atol=1e-12)
 
 

@@ -9,6 +9,7 @@ import autograd.functional as F
 from autograd import Tensor, gradcheck, kernels, no_grad
 from tinyllm import ModelConfig, Transformer
 from tinyllm.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
+from tinyllm.kv_cache import KVCache
 
 rng = np.random.default_rng(0)
 
@@ -162,8 +163,10 @@ def test_kv_cache_equals_full_forward(dtype):
     tokens = rng.integers(0, 32, (2, 12))
     with no_grad():
         full = model(tokens).data
-        first = model(tokens[:, :5], start_pos=0).data       # prefill 5 tokens
-        steps = [model(tokens[:, t:t + 1], start_pos=t).data for t in range(5, 12)]
+        cache = KVCache(model.cfg, batch=2, dtype=dtype)
+        first = model(tokens[:, :5], cache=cache).data       # prefill 5 tokens
+        steps = [model(tokens[:, t:t + 1], cache=cache).data for t in range(5, 12)]
+        assert cache.pos == 12
     cached = np.concatenate([first] + steps, axis=1)
     tol = 1e-12 if dtype == np.float64 else 2e-5
     np.testing.assert_allclose(cached, full, rtol=tol, atol=tol)

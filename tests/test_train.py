@@ -102,8 +102,8 @@ def test_nan_loss_stops_clearly_and_keeps_the_last_good_checkpoint(corpus, tmp_p
     out = tmp_path / "run"
     steps_done = []
     class PoisonedAfterStep5(Transformer):
-        def forward(self, tokens, targets=None, start_pos=None):
-            result = super().forward(tokens, targets, start_pos)
+        def forward(self, tokens, targets=None, cache=None):
+            result = super().forward(tokens, targets, cache)
             if targets is not None and len(steps_done) >= 5:
                 result[1].data = np.float32(np.nan)
             return result
