@@ -130,3 +130,18 @@ def test_cache_memory_is_the_window_not_the_sequence():
             sizes.append(dec.cache.nbytes)
     assert set(sizes) == {8 * per_slot}
     assert KVCache(ModelConfig.preset("tiny"), dtype=np.float32).nbytes == 16 * 2 * 2 * 2 * 4 * 4   # full: max_seq_len slots
+
+
+def test_scaled_rope_in_the_decoder():
+    """Llama 3.1 RoPE scaling: the decoder's steps (RoPE rows past the table included) equal the forward."""
+    cfg = ModelConfig(dim=32, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=50, hidden_dim=72,
+                      max_seq_len=12, sliding_window=8,
+                      rope_scaling={"factor": 4.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                    "original_max_position_embeddings": 8})
+    model = unit_scale_model(cfg, 0, np.float64)
+    ids = np.random.default_rng(4).integers(0, 50, 30)
+    with no_grad():
+        full = model(ids[None]).data[0]
+        dec = Decoder(model)
+        got = np.stack([dec.prefill(ids[:4])] + [dec.step(t) for t in ids[4:]])
+    np.testing.assert_allclose(got, full[3:], rtol=1e-12, atol=1e-12 * np.abs(full).max())

@@ -7,6 +7,8 @@ results must match the float64 reference *of the same float32 inputs* to 1e-5 re
 also checked against finite differences in float64, so a reference with the same bug
 as its kernel would still be caught.
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -572,3 +574,29 @@ def test_expf_accuracy_and_limits():
     assert out[0] == 0.0 and out[1] == 0.0 and out[2] == 1.0
     assert out[3] == pytest.approx(np.e, rel=1e-7)
     assert out[4] == np.inf and out[5] == np.inf and np.isnan(out[6])
+
+
+# --- Llama 3.1 RoPE scaling ---------------------------------------------------------------
+
+def test_rope_scaling_matches_meta_loop():
+    """rope_frequencies with scaling = Meta's apply_scaling (llama3.1 model.py), one frequency at a time."""
+    scaling = {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+               "original_max_position_embeddings": 8192}
+    hd, theta = 128, 500000.0
+    expected = []
+    for freq in theta ** (-np.arange(0, hd, 2) / hd):
+        wavelen = 2 * math.pi / freq
+        if wavelen < 8192 / 4.0:
+            expected.append(freq)
+        elif wavelen > 8192 / 1.0:
+            expected.append(freq / 8.0)
+        else:
+            smooth = (8192 / wavelen - 1.0) / (4.0 - 1.0)
+            expected.append((1 - smooth) * freq / 8.0 + smooth * freq)
+    got = K.rope_frequencies(hd, theta, scaling)
+    np.testing.assert_allclose(got, expected, rtol=1e-15)
+    plain = K.rope_frequencies(hd, theta)
+    assert got[0] == plain[0] and got[-1] == plain[-1] / 8     # fastest kept, slowest ÷ factor
+    assert ((got > plain / 8.0) & (got < plain)).any()         # and some in between
+    cos, sin = K.rope_tables(3, hd, theta, start=5, dtype=np.float64, scaling=scaling)
+    np.testing.assert_allclose(cos, np.cos(np.outer([5, 6, 7], got)), rtol=1e-15)
