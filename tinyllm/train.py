@@ -53,7 +53,7 @@ from tinyllm.tokenizer import ENDOFTEXT, Tokenizer
 
 # Flags that define a run: on --resume they must be what the checkpoint was trained with.
 RUN_IDENTITY = ("preset", "text", "tokenizer", "vocab_size", "batch_size", "context",
-                "grad_accum", "seed", "dtype")
+                "grad_accum", "seed", "dtype", "sliding_window", "rope_scaling")
 
 
 class TrainingError(RuntimeError):
@@ -245,7 +245,8 @@ class Run:
         if resume_from:
             self.cfg = ModelConfig(**meta["config"])
         else:
-            self.cfg = ModelConfig.preset(args.preset, vocab_size=self.tokenizer.vocab_size)
+            self.cfg = ModelConfig.preset(args.preset, vocab_size=self.tokenizer.vocab_size,
+                                          **attention_options(args))
         if args.context > self.cfg.max_seq_len:
             raise TrainingError(f"--context {args.context} is longer than the {args.preset} "
                                 f"model's max_seq_len {self.cfg.max_seq_len}")
@@ -436,7 +437,22 @@ def build_parser():
     p.add_argument("--sample-tokens", type=int, default=64, help="tokens per sample at each eval")
     p.add_argument("--final-sample-tokens", type=int, default=200)
     p.add_argument("--log-every", type=int, default=10, help="steps between progress lines when not on a terminal")
+    p.add_argument("--sliding-window", type=int, default=None, metavar="W",
+                   help="Mistral's sliding-window attention: each token sees the last W (default: all)")
+    p.add_argument("--rope-scaling", type=float, nargs=4, default=None,
+                   metavar=("FACTOR", "LOW", "HIGH", "ORIGINAL"),
+                   help="Llama 3.1 RoPE scaling: factor, low_freq_factor, high_freq_factor, "
+                        "original_max_position_embeddings (e.g. 8 1 4 8192)")
     return p
+
+
+def attention_options(args):
+    """The ModelConfig fields --sliding-window and --rope-scaling set."""
+    scaling = None
+    if args.rope_scaling:
+        scaling = dict(zip(("factor", "low_freq_factor", "high_freq_factor",
+                            "original_max_position_embeddings"), args.rope_scaling))
+    return {"sliding_window": args.sliding_window, "rope_scaling": scaling}
 
 
 def parse_args(argv):
@@ -463,7 +479,7 @@ def parse_args(argv):
                             f"it, or choose another --out (nothing was overwritten)")
     if not args.steps and not args.minutes:
         args.steps = 1000
-    cfg = ModelConfig.preset(args.preset)
+    cfg = ModelConfig.preset(args.preset, **attention_options(args))     # checks them too
     args.vocab_size = args.vocab_size or cfg.vocab_size
     args.context = args.context or cfg.max_seq_len
     for name in ("batch_size", "context", "grad_accum", "eval_every", "log_every"):
