@@ -4,7 +4,7 @@
 Random weights by default: the model's step does not depend on them, but sampling does, and
 random weights are its worst case (nearly uniform probabilities: top-p keeps ~90% of the
 vocabulary, which must be sorted); --ckpt runs/shakespeare/ckpt.npz measures a trained model. With the cache, each new token is one forward of
-a single position (start_pos = its index); without it, every step re-runs the forward over the
+a single position (attending over the KV cache); without it, every step re-runs the forward over the
 whole prefix. The two alternate in rounds; we quote the median tokens/s of each.
 
 Then where the time of one cached token goes: the one-token step (tinyllm/decode.py), the
