@@ -357,9 +357,11 @@ class Transformer(Module):
     def flops_per_token(self, seq_len=None):
         """Training FLOPs per token (forward + backward), the PaLM/nanoGPT convention that
         ../shared/bench/torch_ref.py uses too: 6 per parameter (2 forward, 4 backward) plus the
-        attention scores and weighted sum, 12·layers·dim·T (counted over the full T×T)."""
+        attention scores and weighted sum, 12·layers·dim·T (counted over the full T×T; with a
+        sliding window over the W keys a query can see: min(T, W) instead of T)."""
         T = seq_len or self.cfg.max_seq_len
-        return 6 * self.num_params() + 12 * self.cfg.n_layers * self.cfg.dim * T
+        keys = min(T, self.cfg.sliding_window or T)
+        return 6 * self.num_params() + 12 * self.cfg.n_layers * self.cfg.dim * keys
 
     def summary(self):
         cfg = self.cfg
