@@ -442,16 +442,19 @@ def rope(x, cos, sin):
     return Tensor.from_op(y, (x,), backward, "rope")
 
 
-def causal_attention(q, k, v):
+def causal_attention(q, k, v, window=None):
     """softmax(q kᵀ / √hd + causal mask) v, fused, with grouped-query attention built in.
 
-    q (B, H, T, hd); k, v (B, Hkv, T, hd) where query head h reads kv head h // (H/Hkv).
-    The backward recomputes the attention probabilities from the saved log-sum-exp (as
-    FlashAttention does), and sums each kv head's gradient over the query heads sharing it."""
+    q (B, H, T, hd); k, v (B, Hkv, S, hd), S ≥ T, where query head h reads kv head h // (H/Hkv)
+    and query i sits at position i + S - T (the last T of the S key positions: S > T after a KV
+    cache's keys). window W (Mistral's sliding window): query at position c sees keys
+    c - W < j ≤ c only. The backward recomputes the attention probabilities from the saved
+    log-sum-exp (as FlashAttention does), and sums each kv head's gradient over the query heads
+    sharing it."""
     scale = 1.0 / np.sqrt(q.shape[-1])
-    o, lse = attention.causal_attention(q.data, k.data, v.data, scale)
+    o, lse = attention.causal_attention(q.data, k.data, v.data, scale, window)
     def backward(g):
-        gq, gk, gv = attention.causal_attention_backward(q.data, k.data, v.data, o, lse, g, scale)
+        gq, gk, gv = attention.causal_attention_backward(q.data, k.data, v.data, o, lse, g, scale, window)
         q.accumulate(gq)
         k.accumulate(gk)
         v.accumulate(gv)

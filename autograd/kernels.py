@@ -57,7 +57,7 @@ FMA_SUM = {"contract", "reassoc"}   # ... and "sums may be split into SIMD parti
 __all__ = [
     "matmul", "matmul_backward", "matmul_ref",
     "softmax", "softmax_backward", "softmax_ref", "softmax_backward_ref",
-    "rope_tables", "rope", "rope_backward", "rope_ref", "rope_backward_ref",
+    "rope_frequencies", "rope_tables", "rope", "rope_backward", "rope_ref", "rope_backward_ref",
     "rmsnorm", "rmsnorm_backward", "rmsnorm_ref", "rmsnorm_backward_ref",
     "swiglu", "swiglu_backward", "swiglu_ref", "swiglu_backward_ref",
     "cross_entropy", "cross_entropy_backward", "cross_entropy_ref", "cross_entropy_backward_ref",
@@ -310,13 +310,33 @@ def softmax_backward(y, g):
 # (a, b) -> (a cos - b sin, a sin + b cos). A rotation's inverse is its transpose,
 # the rotation by -angle, so the backward is the same kernel with -sin.
 
-def rope_tables(T, hd, theta=10000.0, start=0, dtype=np.float32):
-    """cos, sin tables (T, hd//2) for positions start..start+T-1 (angles in float64)."""
+def rope_frequencies(hd, theta=10000.0, scaling=None):
+    """θ_j = theta^(-2j/hd) for j < hd/2 (float64): pair j turns by angle t·θ_j at position t.
+
+    scaling (Llama 3.1's rope_type "llama3"): a dict of factor, low_freq_factor,
+    high_freq_factor, original_max_position_embeddings (L). With wavelength λ_j = 2π/θ_j:
+        λ_j < L / high_freq_factor    θ_j kept            (fast pairs: local order)
+        λ_j > L / low_freq_factor     θ_j / factor        (slow pairs: stretched to a longer context)
+        in between                    (1 - s) θ_j / factor + s θ_j,  s = (L/λ_j - low) / (high - low)
+    """
     if hd % 2:
         raise ValueError(f"rope needs an even head dim, got {hd}")
+    freq = theta ** (-np.arange(0, hd, 2, dtype=np.float64) / hd)    # (hd/2,)
+    if not scaling:
+        return freq
+    factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old_context = scaling["original_max_position_embeddings"]
+    wavelength = 2 * np.pi / freq
+    smooth = (old_context / wavelength - low) / (high - low)
+    scaled = np.where(wavelength > old_context / low, freq / factor, freq)
+    middle = (wavelength >= old_context / high) & (wavelength <= old_context / low)
+    return np.where(middle, (1 - smooth) * freq / factor + smooth * freq, scaled)
+
+
+def rope_tables(T, hd, theta=10000.0, start=0, dtype=np.float32, scaling=None):
+    """cos, sin tables (T, hd//2) for positions start..start+T-1 (angles in float64)."""
     pos = np.arange(start, start + T, dtype=np.float64)               # (T,)
-    freq = theta ** (-np.arange(0, hd, 2, dtype=np.float64) / hd)     # (hd/2,)
-    angle = np.outer(pos, freq)                                       # (T, hd/2)
+    angle = np.outer(pos, rope_frequencies(hd, theta, scaling))       # (T, hd/2)
     return np.cos(angle).astype(dtype), np.sin(angle).astype(dtype)
 
 

@@ -41,6 +41,7 @@ The price: the process keeps its peak memory instead of returning it between ste
 
 bench/train_speed.py prints a step's time under this policy beside PyTorch's.
 """
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -104,3 +105,16 @@ def reuse_freed_memory():
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX) and mallopt(M_TRIM_THRESHOLD, 1 << 30))
+
+
+@contextlib.contextmanager
+def numba_threads(n):
+    """Run the block with n Numba threads (this thread's setting; restored afterwards). For
+    measuring a kernel on one core, and for tests that check results do not depend on it."""
+    import numba
+    before = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)

@@ -196,6 +196,24 @@ def bench_attention(r, label="unfused"):
     row("attention fused vs numpy ref", "sum", tf + tb, tfr + tbr)
 
 
+def bench_attention_window(r, window=64):
+    """Mistral's sliding window against full causal attention, same shapes: with W = 64 of
+    T = 256 a block of 4 query rows touches ~W + 3 keys instead of all earlier ones."""
+    q, k, v, go = randn(B, H, T, HD), randn(B, HKV, T, HD), randn(B, HKV, T, HD), randn(B, H, T, HD)
+    scale = HD ** -0.5
+    o, lse = A.causal_attention(q, k, v, scale)
+    ow, lsew = A.causal_attention(q, k, v, scale, window)
+    tw, tf, twb, tfb = side_by_side([
+        lambda: A.causal_attention(q, k, v, scale, window),
+        lambda: A.causal_attention(q, k, v, scale),
+        lambda: A.causal_attention_backward(q, k, v, ow, lsew, go, scale, window),
+        lambda: A.causal_attention_backward(q, k, v, o, lse, go, scale)], r)
+    name = f"attention window {window} vs full, T={T}"
+    row(name, "fwd", tw, tf, "full causal")
+    row(name, "bwd", twb, tfb, "full causal")
+    row(name, "sum", tw + twb, tf + tfb, "full causal")
+
+
 def bench_attention_blas1(r):
     """The fused-vs-unfused rows again in a subprocess whose BLAS runs on one thread.
 
@@ -292,9 +310,9 @@ def bench_parallel_check(r):
         ("adamw", K._adamw_kernel, (p, g, m, v, *(f(x) for x in (1 - 1e-4, .9, .1, .95, .05, 1e-3, .5, 1e-8)))),
         ("matmul (4096,256)@(256,688)", K._matmul_kernel,
          (randn(1, N, DIM), randn(1, DIM, HIDDEN), np.zeros((1, N, HIDDEN), DT))),
-        ("attention fwd", A._attention_fwd, (q, kT, vT, f(0.17), o, ls)),
+        ("attention fwd", A._attention_fwd, (q, kT, vT, f(0.17), T, o, ls)),
         ("attention bwd", A._attention_bwd,
-         (q, kT, vT, o, ls, q, f(0.17), np.empty_like(q), np.zeros_like(kT), np.zeros_like(kT))),
+         (q, kT, vT, o, ls, q, f(0.17), T, np.empty_like(q), np.zeros_like(kT), np.zeros_like(kT))),
     ]
     for name, par, args in cases:
         opts = {k: v for k, v in par.targetoptions.items() if k not in ("parallel", "cache", "nopython")}
@@ -329,6 +347,7 @@ def bench_startup(r):
 BENCHES = {"softmax": bench_softmax, "rope": bench_rope, "rmsnorm": bench_rmsnorm,
            "swiglu": bench_swiglu, "cross_entropy": bench_cross_entropy,
            "embedding": bench_embedding, "adamw": bench_adamw, "attention": bench_attention,
+           "attention_window": bench_attention_window,
            "matmul": bench_matmul, "startup": bench_startup}
 OPTIONAL = {"parallel": bench_parallel_check,
             "attention_one": lambda r: bench_attention(r, "unfused, BLAS 1 thread")}

@@ -9,9 +9,9 @@ its q, k, v, append k and v to the cache, attend over the cache.
 
 In the library:
 
-    tinyllm/model.py     Transformer.forward(tokens, start_pos=...)   the inference path
-                         Attention._attend_with_cache                  append to the cache, attend
-    autograd/kernels.py  softmax(x, causal=True) with S > T            query i sees keys j ≤ i + S − T
+    tinyllm/kv_cache.py  KVCache, KVCache.update                       the stored keys and values; append, read back
+    tinyllm/model.py     Transformer.forward(tokens, cache=cache)      the inference path: new tokens after cache.pos
+    autograd/attention.py causal_attention(q, k, v) with S > T          query i sees keys j ≤ i + S − T
     tinyllm/generate.py  generate(..., use_cache=True/False)           prefill once, then one token a step
     tinyllm/decode.py    Decoder.step                                   the same one-token forward, as one jitted loop
 
@@ -30,8 +30,9 @@ import numpy as np
 
 from _common import best_time, pick, plt, save_figure, section, max_rel_error
 
-from autograd import kernels, no_grad
+from autograd import attention, kernels, no_grad
 from tinyllm.generate import generate
+from tinyllm.kv_cache import KVCache
 from tinyllm.model import ModelConfig, Transformer
 
 rng = np.random.default_rng(0)
@@ -39,18 +40,20 @@ rng = np.random.default_rng(0)
 
 # ============================================================================================
 section("1. Cached == uncached")
-# A random model in float64 (the cache needs no training to be right or wrong). Feed a prompt
-# of 6 tokens with start_pos=0 (the "prefill": it fills the cache for positions 0..5), then
-# one token at a time with start_pos = its position. At every step compare the new token's
-# logits with a full uncached forward over the whole sequence so far.
+# A random model in float64 (the cache needs no training to be right or wrong). The model keeps
+# no state of its own: we hand it a KVCache. Feed a prompt of 6 tokens (the "prefill": it fills
+# the cache for positions 0..5 and sets cache.pos = 6), then one token at a time, each at
+# position cache.pos. At every step compare the new token's logits with a full uncached
+# forward over the whole sequence so far.
 cfg = ModelConfig(dim=32, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=64, max_seq_len=32)
 model = Transformer(cfg, seed=1, dtype=np.float64)
 seq = rng.integers(0, cfg.vocab_size, 16)
+cache = KVCache(cfg, batch=1, dtype=np.float64)
 with no_grad():
-    cached = model(seq[None, :6], start_pos=0).data                  # (1, 6, V): prefill
+    cached = model(seq[None, :6], cache=cache).data                 # (1, 6, V): prefill
     worst = max_rel_error(cached, model(seq[None, :6]).data, floor=1e-8)
     for t in range(6, len(seq)):
-        step = model(seq[None, t:t + 1], start_pos=t).data           # (1, 1, V): ONE token
+        step = model(seq[None, t:t + 1], cache=cache).data          # (1, 1, V): ONE token at t
         full = model(seq[None, :t + 1]).data[:, -1:]                # the whole sequence again
         worst = max(worst, max_rel_error(step, full, floor=1e-8))
 print(f"prefill 6 tokens + 10 single steps: max rel error, cached vs uncached logits {worst:.1e}")
@@ -60,16 +63,15 @@ assert worst < 1e-10
 # ============================================================================================
 section("2. Prefill in chunks")
 # A step may also feed several new tokens at once (a long prompt in chunks, or speculative
-# decoding). Then T new queries meet S = start_pos + T keys: query i (the i-th new token, at
-# absolute position start_pos + i) may see keys j ≤ start_pos + i = i + (S − T). That offset is
-# built into the library's causal softmax (autograd/kernels.py `softmax`, causal with S > T):
-scores = rng.standard_normal((3, 7))                                # T = 3 new queries, S = 7 keys
-probs = kernels.softmax(scores, causal=True)
+# decoding). Then T new queries meet S = pos + T keys (the cached ones, then their own): query
+# i (the i-th new token, at position pos + i) may see keys j ≤ pos + i = i + (S − T). That
+# offset is built into the library's fused attention (autograd/attention.py, k with S > T):
 print("which keys each of 3 new queries sees when 4 are already cached (S=7, T=3):")
-print((probs > 0).astype(int))
-assert np.array_equal(probs > 0, np.tri(3, 7, k=4, dtype=bool))
+print(attention.attention_mask(3, 7).astype(int))
+assert np.array_equal(attention.attention_mask(3, 7), np.tri(3, 7, k=4, dtype=bool))
+cache.reset()                                                       # a new sequence
 with no_grad():
-    parts = [model(seq[None, a:b], start_pos=a).data for a, b in ((0, 5), (5, 9), (9, 10), (10, 16))]
+    parts = [model(seq[None, a:b], cache=cache).data for a, b in ((0, 5), (5, 9), (9, 10), (10, 16))]
     chunked = np.concatenate(parts, axis=1)
     err = max_rel_error(chunked, model(seq[None]).data, floor=1e-8)
 print(f"16 tokens fed as chunks of 5, 4, 1, 6: max rel error vs one full forward {err:.1e}")
@@ -78,11 +80,11 @@ assert err < 1e-10
 
 # ============================================================================================
 section("3. Inside the cache")
-# Every layer's Attention holds cache_k and cache_v of shape (B, Hkv, max_seq_len, hd): written
-# up to the last position fed, zeros after. With GQA it holds Hkv heads, not H (lesson 09).
+# The cache holds k and v of shape (n_layers, B, Hkv, max_seq_len, hd): written up to the last
+# position fed, zeros after. With GQA it holds Hkv heads, not H (lesson 09).
 attn = model.layers[0].attention
-print(f"layer 0: cache_k {attn.cache_k.shape} = (B, Hkv, max_seq_len, head_dim), {attn.cache_k.dtype}")
-filled = np.abs(attn.cache_k).sum(axis=(0, 1, 3)) > 0
+print(f"cache.k {cache.k.shape} = (n_layers, B, Hkv, max_seq_len, head_dim), {cache.k.dtype}; pos {cache.pos}")
+filled = np.abs(cache.k[0]).sum(axis=(0, 1, 3)) > 0
 print(f"positions holding keys: 0..{np.flatnonzero(filled).max()} (we fed 16 tokens); the rest is still zero")
 assert filled[:16].all() and not filled[16:].any()
 # The cached keys are the keys a full forward computes: RMSNorm → wk → RoPE at their positions.
@@ -90,8 +92,8 @@ with no_grad():
     xn = model.layers[0].attention_norm(model.tok_embeddings(seq[None]))
     k = attn.wk(xn).reshape(1, 16, cfg.n_kv_heads, cfg.head_dim)
     k = kernels.rope(k.data, model.rope_cos[:16], model.rope_sin[:16]).transpose(0, 2, 1, 3)
-err = max_rel_error(attn.cache_k[:, :, :16], k, floor=1e-8)
-print(f"cache_k[:, :, :16] vs keys recomputed from scratch: max rel error {err:.1e}")
+err = max_rel_error(cache.k[0, :, :, :16], k, floor=1e-8)
+print(f"cache.k[0, :, :, :16] vs layer 0's keys recomputed from scratch: max rel error {err:.1e}")
 assert err < 1e-10
 
 
@@ -108,11 +110,16 @@ big = Transformer(ModelConfig(dim=128, n_layers=4, n_heads=4, n_kv_heads=2, voca
 ctx = rng.integers(0, 512, 256)
 lengths = pick([8, 64, 128, 192, 256], [8, 64, 128])
 uncached_ms, cached_ms = [], []
+big_cache = KVCache(big.cfg)
+def cached_step(t):
+    big_cache.pos = t - 1                                              # (re)write position t-1
+    big(ctx[None, t - 1:t], cache=big_cache)
 with no_grad():
     for t in lengths:
         uncached_ms.append(1e3 * best_time(lambda: big(ctx[None, :t]), budget=0.1))
-        big(ctx[None, :t - 1], start_pos=0) if t > 1 else None            # prefill positions 0..t-2
-        cached_ms.append(1e3 * best_time(lambda: big(ctx[None, t - 1:t], start_pos=t - 1), budget=0.1))
+        big_cache.reset()
+        big(ctx[None, :t - 1], cache=big_cache) if t > 1 else None        # prefill positions 0..t-2
+        cached_ms.append(1e3 * best_time(lambda: cached_step(t), budget=0.1))
         print(f"token at position {t:3d}: without cache {uncached_ms[-1]:7.1f} ms, with cache {cached_ms[-1]:5.1f} ms "
               f"({uncached_ms[-1] / cached_ms[-1]:.0f}×)")
 assert sum(uncached_ms) > 2 * sum(cached_ms), "over these lengths the cached steps should be much cheaper"
@@ -151,10 +158,7 @@ for name, (layers, hkv, hd, ctx, nbytes) in {
     per_token = 2 * layers * hkv * hd * nbytes
     print(f"{name:26s} {per_token / 1024:8.1f} KiB {per_token * ctx / 2**20:12.1f} MiB  (context {ctx})")
 c = ModelConfig.preset("shakespeare")
-m = Transformer(c)
-with no_grad():
-    m(np.zeros((1, 1), dtype=np.int64), start_pos=0)
-held = sum(l.attention.cache_k.nbytes + l.attention.cache_v.nbytes for l in m.layers)
+held = KVCache(c, batch=1, dtype=np.float32).nbytes
 assert held == 2 * c.n_layers * c.n_kv_heads * c.head_dim * c.max_seq_len * 4
 print(f"the 'shakespeare' model's caches, allocated: {held / 2**20:.1f} MiB — as the formula says")
 
@@ -168,22 +172,25 @@ section("6. One token, one loop")
 # Numba function with explicit loops (as llama2.c's run.c does in C); generate() uses it after
 # the prefill. Same logits, many times faster. Its speed is then the speed of reading the
 # weights: every weight is read once per token.
-# (Threads as generate() sets them: see "Threads" in tinyllm/generate.py.)
+# (Threads as the library sets them: autograd/runtime.py.)
 from tinyllm.decode import Decoder  # noqa: E402
-from tinyllm.generate import generation_threads, numba_threads  # noqa: E402
 
 shakespeare = Transformer(ModelConfig.preset("shakespeare"), seed=0)
 prompt = rng.integers(0, 2048, 32)
-with no_grad(), numba_threads(generation_threads()):
+with no_grad():
     dec = Decoder(shakespeare)
     dec.prefill(prompt[:-1])
     fast = dec.step(prompt[-1])                                        # position 31, one loop
-    shakespeare(prompt[None, :-1], start_pos=0)
-    slow = shakespeare(prompt[None, -1:], start_pos=31).data[0, -1]    # position 31, model.py
+    sc = KVCache(shakespeare.cfg)
+    shakespeare(prompt[None, :-1], cache=sc)
+    slow = shakespeare(prompt[None, -1:], cache=sc).data[0, -1]       # position 31, model.py
     err = np.abs(fast - slow).max() / np.abs(slow).max()              # float32: ~1e-6
-    t_model = best_time(lambda: shakespeare(prompt[None, -1:], start_pos=31), budget=0.3)
+    def model_step():
+        sc.pos = 31                                                      # overwrite position 31 again
+        shakespeare(prompt[None, -1:], cache=sc)
+    t_model = best_time(model_step, budget=0.3)
     def one_step():
-        dec.pos = 31                                                     # overwrite position 31 again
+        dec.cache.pos = 31                                               # overwrite position 31 again
         dec.step(prompt[-1])
     t_loop = best_time(one_step, budget=0.3)
 weights = sum(p.data.nbytes for p in shakespeare.parameters())
@@ -193,5 +200,5 @@ print(f"one token: model.py {1e3 * t_model:.2f} ms, decode.py {1e3 * t_loop:.2f}
       f"{weights / t_loop / 1e9:.0f} GB/s")
 assert err < 1e-5
 
-print("\nNext: lesson 17, taking the model out of tinyllm: llama2.c and Hugging Face. "
+print("\nNext: lesson 17, sliding windows and a rolling cache (Mistral). "
       "Exercise: python lessons/exercise.py 16")

@@ -89,7 +89,7 @@ def best_time(fn, budget=None, min_repeat=3, max_repeat=50):
     return best
 
 
-# A trained model for the lessons that look at one (09, 15, 17): the checkpoint of
+# A trained model for the lessons that look at one (09, 15, 18): the checkpoint of
 # `make train-shakespeare` if there is one, else the small model lesson 14 trains.
 CHECKPOINTS = [REPO_DIR / "runs" / "shakespeare" / "ckpt.npz", OUT_DIR / "14_shakespeare" / "ckpt.npz"]
 

@@ -201,12 +201,14 @@ def _edit_config(folder, **changes):
 
 
 @pytest.mark.parametrize("changes,message", [
-    ({"rope_scaling": {"rope_type": "linear", "factor": 2.0}}, "rope_scaling"),
-    ({"rope_parameters": {"rope_type": "llama3", "rope_theta": 5e5}}, "rope_type"),
+    ({"rope_parameters": None, "rope_scaling": {"rope_type": "linear", "factor": 2.0}}, "RoPE type 'linear'"),
+    ({"rope_parameters": {"rope_type": "yarn", "factor": 2.0}}, "RoPE type 'yarn'"),
+    ({"rope_parameters": {"rope_type": "llama3", "rope_theta": 5e5}}, "valid Llama"),   # no factors
+    ({"model_type": "mistral", "sliding_window": 0}, "sliding_window"),
     ({"hidden_act": "gelu"}, "silu"),
     ({"attention_bias": True}, "biases"),
     ({"mlp_bias": True}, "biases"),
-    ({"model_type": "mistral"}, "model_type"),
+    ({"model_type": "gemma"}, "model_type"),
     ({"head_dim": 8}, "head_dim"),
     ({"num_key_value_heads": 3}, "does not divide"),
     ({"num_key_value_heads": 0}, "valid Llama"),
@@ -221,6 +223,40 @@ def test_load_hf_refuses_llamas_it_cannot_represent(tmp_path, changes, message):
     _edit_config(tmp_path / "hf", **changes)
     with pytest.raises(ExportError, match=message):
         load_hf(tmp_path / "hf")
+
+
+def test_windowed_model_exports_as_mistral_and_loads_back(tmp_path):
+    model = random_model(sliding_window=5)
+    export_hf(model, tmp_path / "hf")
+    c = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert c["architectures"] == ["MistralForCausalLM"] and c["model_type"] == "mistral"
+    assert c["sliding_window"] == 5
+    back = load_hf(tmp_path / "hf")
+    assert (back.cfg.sliding_window, back.cfg.rope_scaling) == (model.cfg.sliding_window, model.cfg.rope_scaling)
+    assert back.cfg.rope_theta == model.cfg.rope_theta and same_parameters(back, model)
+    _edit_config(tmp_path / "hf", sliding_window=None)             # a Mistral with full attention
+    assert load_hf(tmp_path / "hf").cfg.sliding_window is None
+    c.pop("sliding_window")                                        # absent: MistralConfig's 4096
+    (tmp_path / "hf" / "config.json").write_text(json.dumps(c))
+    assert load_hf(tmp_path / "hf").cfg.sliding_window == 4096
+
+
+def test_scaled_rope_exports_as_llama3_and_loads_back(tmp_path):
+    scaling = {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+               "original_max_position_embeddings": 8}
+    model = random_model(rope_scaling=scaling, rope_theta=500000.0)
+    export_hf(model, tmp_path / "hf")
+    c = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert c["model_type"] == "llama" and "sliding_window" not in c
+    assert c["rope_scaling"] == {"rope_type": "llama3", **scaling}
+    assert c["rope_parameters"] == {"rope_type": "llama3", "rope_theta": 500000.0, **scaling}
+    back = load_hf(tmp_path / "hf")
+    assert (back.cfg.sliding_window, back.cfg.rope_scaling) == (model.cfg.sliding_window, model.cfg.rope_scaling)
+    assert back.cfg.rope_theta == model.cfg.rope_theta and same_parameters(back, model)
+    _edit_config(tmp_path / "hf", rope_parameters=None)            # the 4.x form alone
+    assert load_hf(tmp_path / "hf").cfg.rope_scaling == scaling
+    with pytest.raises(ExportError, match="sliding window nor RoPE scaling"):
+        export_llama2c(model, tmp_path / "model.bin")
 
 
 def test_load_hf_missing_files(tmp_path):

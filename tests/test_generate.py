@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from autograd import no_grad
 from tinyllm.generate import Utf8Stream, filtered_probs, generate, kept_tokens, main, sample_next
+from tinyllm.kv_cache import KVCache
 from tinyllm.model import ModelConfig, Transformer
 from tinyllm.tokenizer import Tokenizer
 
@@ -121,8 +122,9 @@ def test_cached_generation_equals_uncached_tokens_and_logits():
     seq = np.array(prompt + cached[:cfg.max_seq_len - len(prompt)])   # one full window
     with no_grad():
         full = model(seq[None]).data[0]                          # (T, V) in one forward
-        steps = [model(seq[None, :len(prompt)], start_pos=0).data[0]]
-        steps += [model(seq[None, t:t + 1], start_pos=t).data[0] for t in range(len(prompt), len(seq))]
+        cache = KVCache(cfg, dtype=np.float64)
+        steps = [model(seq[None, :len(prompt)], cache=cache).data[0]]
+        steps += [model(seq[None, t:t + 1], cache=cache).data[0] for t in range(len(prompt), len(seq))]
     np.testing.assert_allclose(np.concatenate(steps), full, rtol=1e-9, atol=1e-12)
 
 
@@ -180,3 +182,48 @@ def test_cli_bad_checkpoint_is_one_clear_line(tmp_path, capsys, content, message
     assert main(["--ckpt", str(path), "--prompt", "hi"]) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------- options and windows
+@pytest.mark.parametrize("kwargs,message", [
+    ({"temperature": float("nan")}, "temperature must be a finite number >= 0"),
+    ({"temperature": float("inf")}, "temperature must be a finite number >= 0"),
+    ({"temperature": -0.5}, "temperature must be a finite number >= 0"),
+    ({"top_p": float("nan")}, r"top_p must be in \(0, 1\]"),
+    ({"top_p": 0.0}, r"top_p must be in \(0, 1\]"),
+    ({"top_p": 1.5}, r"top_p must be in \(0, 1\]"),
+    ({"top_k": -1}, "top_k must be an integer >= 0"),
+    ({"top_k": 2.5}, "top_k must be an integer >= 0"),
+    ({"max_new_tokens": 0}, "max_new_tokens must be an integer >= 1"),
+])
+def test_generate_refuses_bad_options(kwargs, message):
+    model = Transformer(ModelConfig.preset("tiny"), seed=0)
+    args = {"max_new_tokens": 3, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        generate(model, [1, 2], **args)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--temperature", "nan"], "--temperature must be a finite number >= 0"),
+    (["--top-p", "nan"], "--top-p must be in (0, 1]"),
+    (["--top-k", "-3"], "--top-k must be an integer >= 0"),
+    (["--max-new-tokens", "0"], "--max-new-tokens must be an integer >= 1"),
+])
+def test_cli_refuses_bad_options_in_one_line(tmp_path, capsys, argv, message):
+    assert main(["--ckpt", str(tmp_path / "nothing.npz"), *argv]) == 1   # checked before loading
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_windowed_generation_runs_past_the_context_and_equals_uncached():
+    """A sliding-window model (W = 6, context 16) generates 40 tokens after a 20-token prompt,
+    longer than its context: no restart, the rolling cache gives the uncached tokens."""
+    cfg = ModelConfig.preset("tiny", sliding_window=6)
+    model = Transformer(cfg, seed=3, dtype=np.float64)
+    prompt = list(np.random.default_rng(0).integers(0, 32, 20))
+    cached = generate(model, prompt, 40, temperature=0, use_cache=True)
+    uncached = generate(model, prompt, 40, temperature=0, use_cache=False)
+    assert cached == uncached and len(cached) == 40
+    with no_grad():                                      # and both are the windowed model's argmax
+        logits = model(np.array(prompt + cached)[None]).data[0]
+    assert list(logits[len(prompt) - 1:-1].argmax(-1)) == cached

@@ -7,6 +7,8 @@ results must match the float64 reference *of the same float32 inputs* to 1e-5 re
 also checked against finite differences in float64, so a reference with the same bug
 as its kernel would still be caught.
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -457,6 +459,82 @@ def test_attention_backward_finite_differences(rng):
         check_grad(grads[which], numgrad(f, [q, k, v], which, r))
 
 
+# --- sliding window and query offset (Mistral; a chunk after cached keys) ---------------
+
+# (B, H, T, S, hd, Hkv, W): T queries at the last T of S key positions, window W (None: causal)
+WINDOW_SHAPES = [(1, 4, 12, 12, 4, 2, 16),     # T < W: the window changes nothing
+                 (2, 2, 8, 8, 4, 1, 8),        # T = W
+                 (1, 4, 70, 70, 8, 2, 5),      # T > W, W not a multiple of the 4-row blocks
+                 (2, 2, 9, 9, 2, 2, 1),        # W = 1: each query sees only itself
+                 (1, 4, 5, 17, 4, 2, 6),       # a chunk of 5 after 12 cached keys, windowed
+                 (1, 4, 7, 30, 4, 2, None),    # a chunk after cached keys, causal
+                 (2, 4, 1, 11, 8, 2, 4),       # one new token (a decoding step)
+                 (1, 8, 130, 130, 32, 4, 64)]  # the model's head layout, W = 64
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("B,H,T,S,hd,Hkv,W", WINDOW_SHAPES)
+def test_windowed_attention_matches_reference(rng, dtype, B, H, T, S, hd, Hkv, W):
+    q = randn(rng, B, H, T, hd).astype(dtype)
+    k, v = (randn(rng, B, Hkv, S, hd).astype(dtype) for _ in range(2))
+    go = randn(rng, B, H, T, hd).astype(dtype)
+    scale = hd ** -0.5
+    Q, Kk, Vv, GO = (a.astype(np.float64) for a in (q, k, v, go))
+    o, lse = A.causal_attention(q, k, v, scale, window=W)
+    o_ref, lse_ref = A.causal_attention_ref(Q, Kk, Vv, scale, window=W)
+    close(o, o_ref, dtype)
+    close(lse, lse_ref, dtype)
+    grads = A.causal_attention_backward(q, k, v, o, lse, go, scale, window=W)
+    grads_ref = A.causal_attention_backward_ref(Q, Kk, Vv, o_ref, lse_ref, GO, scale, window=W)
+    for g, g_ref in zip(grads, grads_ref):
+        assert g.shape == g_ref.shape
+        close(g, g_ref, dtype, floor=1.0)
+
+
+def test_attention_mask_is_mistrals():
+    """Query i sees keys i - W < j <= i: its own and the W - 1 before it (transformers'
+    sliding_window_overlay: kv_idx > q_idx - sliding_window)."""
+    m = A.attention_mask(5, 5, window=3)
+    assert m.tolist() == [[1, 0, 0, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0],
+                          [0, 1, 1, 1, 0], [0, 0, 1, 1, 1]]
+    # a chunk of 2 queries after 3 cached keys: the queries are at positions 3 and 4
+    assert A.attention_mask(2, 5, window=3).tolist() == m[3:].tolist()
+    assert A.attention_mask(4, 4).tolist() == np.tri(4, dtype=bool).tolist()
+
+
+def test_window_hides_exactly_the_keys_before_it(rng):
+    B, H, T, hd, W = 1, 2, 12, 4, 5
+    q, k, v = randn(rng, B, H, T, hd), randn(rng, B, H, T, hd), randn(rng, B, H, T, hd)
+    o, _ = A.causal_attention(q, k, v, 0.5, window=W)
+    k2, v2 = k.copy(), v.copy()
+    k2[:, :, 3] += 10.0                           # key 3: seen by queries 3 .. 3 + W - 1 = 7 only
+    v2[:, :, 3] -= 3.0
+    o2, _ = A.causal_attention(q, k2, v2, 0.5, window=W)
+    changed = np.abs(o2 - o).max(axis=(0, 1, 3)) > 0
+    assert changed.tolist() == [3 <= i <= 7 for i in range(T)]
+
+
+@pytest.mark.parametrize("T,S,W", [(6, 6, 9), (8, 8, 8), (11, 11, 3), (5, 13, 4), (3, 10, None)])
+def test_windowed_attention_gradcheck(rng, T, S, W):
+    """float64 central differences through F.causal_attention: T < W, T = W, T > W and a chunk
+    after cached keys (query offset S - T), windowed and not."""
+    from autograd import Tensor, gradcheck
+    import autograd.functional as F
+    H, Hkv, hd = 4, 2, 4
+    q = Tensor(randn(rng, 1, H, T, hd), requires_grad=True)
+    k = Tensor(randn(rng, 1, Hkv, S, hd), requires_grad=True)
+    v = Tensor(randn(rng, 1, Hkv, S, hd), requires_grad=True)
+    gradcheck(lambda q, k, v: F.causal_attention(q, k, v, window=W), q, k, v)
+
+
+def test_bad_window_or_shapes_are_errors(rng):
+    q, k = randn(rng, 1, 2, 6, 4), randn(rng, 1, 2, 5, 4)
+    with pytest.raises(ValueError, match="S >= T"):
+        A.causal_attention(q, k, k, 0.5)                 # fewer keys than queries
+    with pytest.raises(ValueError, match="positive integer"):
+        A.causal_attention(q, q, q, 0.5, window=0)
+
+
 # --- wrappers -------------------------------------------------------------------------
 
 def test_integer_input_is_an_error():
@@ -496,3 +574,29 @@ def test_expf_accuracy_and_limits():
     assert out[0] == 0.0 and out[1] == 0.0 and out[2] == 1.0
     assert out[3] == pytest.approx(np.e, rel=1e-7)
     assert out[4] == np.inf and out[5] == np.inf and np.isnan(out[6])
+
+
+# --- Llama 3.1 RoPE scaling ---------------------------------------------------------------
+
+def test_rope_scaling_matches_meta_loop():
+    """rope_frequencies with scaling = Meta's apply_scaling (llama3.1 model.py), one frequency at a time."""
+    scaling = {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+               "original_max_position_embeddings": 8192}
+    hd, theta = 128, 500000.0
+    expected = []
+    for freq in theta ** (-np.arange(0, hd, 2) / hd):
+        wavelen = 2 * math.pi / freq
+        if wavelen < 8192 / 4.0:
+            expected.append(freq)
+        elif wavelen > 8192 / 1.0:
+            expected.append(freq / 8.0)
+        else:
+            smooth = (8192 / wavelen - 1.0) / (4.0 - 1.0)
+            expected.append((1 - smooth) * freq / 8.0 + smooth * freq)
+    got = K.rope_frequencies(hd, theta, scaling)
+    np.testing.assert_allclose(got, expected, rtol=1e-15)
+    plain = K.rope_frequencies(hd, theta)
+    assert got[0] == plain[0] and got[-1] == plain[-1] / 8     # fastest kept, slowest ÷ factor
+    assert ((got > plain / 8.0) & (got < plain)).any()         # and some in between
+    cos, sin = K.rope_tables(3, hd, theta, start=5, dtype=np.float64, scaling=scaling)
+    np.testing.assert_allclose(cos, np.cos(np.outer([5, 6, 7], got)), rtol=1e-15)

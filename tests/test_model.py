@@ -9,6 +9,7 @@ import autograd.functional as F
 from autograd import Tensor, gradcheck, kernels, no_grad
 from tinyllm import ModelConfig, Transformer
 from tinyllm.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
+from tinyllm.kv_cache import KVCache
 
 rng = np.random.default_rng(0)
 
@@ -162,8 +163,10 @@ def test_kv_cache_equals_full_forward(dtype):
     tokens = rng.integers(0, 32, (2, 12))
     with no_grad():
         full = model(tokens).data
-        first = model(tokens[:, :5], start_pos=0).data       # prefill 5 tokens
-        steps = [model(tokens[:, t:t + 1], start_pos=t).data for t in range(5, 12)]
+        cache = KVCache(model.cfg, batch=2, dtype=dtype)
+        first = model(tokens[:, :5], cache=cache).data       # prefill 5 tokens
+        steps = [model(tokens[:, t:t + 1], cache=cache).data for t in range(5, 12)]
+        assert cache.pos == 12
     cached = np.concatenate([first] + steps, axis=1)
     tol = 1e-12 if dtype == np.float64 else 2e-5
     np.testing.assert_allclose(cached, full, rtol=tol, atol=tol)
@@ -259,3 +262,36 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
         save_checkpoint(path, model, meta={"step": 2})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]
+
+
+# ---------------------------------------------------------------------------- window and RoPE scaling
+SCALING = {"factor": 4.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8}
+
+
+@pytest.mark.parametrize("fields,message", [
+    ({"sliding_window": 0}, "sliding_window must be a positive integer"),
+    ({"sliding_window": 2.5}, "sliding_window must be a positive integer"),
+    ({"sliding_window": True}, "sliding_window must be a positive integer"),
+    ({"rope_theta": -1.0}, "rope_theta -1.0 must be a finite number > 0"),
+    ({"rope_scaling": {"factor": 8.0}}, "need exactly factor"),
+    ({"rope_scaling": {**SCALING, "factor": 0.0}}, "must be positive"),
+    ({"rope_scaling": {**SCALING, "factor": float("nan")}}, "must be positive"),
+    ({"rope_scaling": {**SCALING, "high_freq_factor": 1.0}}, "high_freq_factor must exceed"),
+    ({"rope_scaling": {**SCALING, "rope_type": "yarn"}}, "llama3"),
+])
+def test_window_and_scaling_are_validated(fields, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig.preset("tiny", **fields)
+
+
+def test_window_and_scaling_survive_a_checkpoint(tmp_path):
+    cfg = ModelConfig.preset("tiny", sliding_window=5, rope_scaling={**SCALING, "rope_type": "llama3"})
+    assert cfg.rope_scaling == SCALING                      # stored as the four numbers
+    model = Transformer(cfg, seed=2)
+    save_checkpoint(tmp_path / "c.npz", model)
+    back, _ = load_model(tmp_path / "c.npz")
+    assert back.cfg == cfg
+    tokens = rng.integers(0, 32, (1, 12))
+    np.testing.assert_array_equal(back(tokens).data, model(tokens).data)
+    plain = Transformer(ModelConfig.preset("tiny", sliding_window=5), seed=2)
+    assert not np.allclose(plain(tokens).data, model(tokens).data)   # the scaling is used

@@ -107,8 +107,8 @@ def test_nan_loss_stops_clearly_and_keeps_the_last_good_checkpoint(corpus, tmp_p
     out = tmp_path / "run"
     steps_done = []
     class PoisonedAfterStep5(Transformer):
-        def forward(self, tokens, targets=None, start_pos=None):
-            result = super().forward(tokens, targets, start_pos)
+        def forward(self, tokens, targets=None, cache=None):
+            result = super().forward(tokens, targets, cache)
             if targets is not None and len(steps_done) >= 5:
                 result[1].data = np.float32(np.nan)
             return result
@@ -201,3 +201,24 @@ def test_grad_accumulation_equals_one_big_batch(corpus, tmp_path, monkeypatch):
     assert loss2 == pytest.approx(loss1, rel=1e-6) and norm2 == pytest.approx(norm1, rel=1e-5)
     np.testing.assert_allclose(runs[2].opt.flat, runs[1].opt.flat, rtol=1e-5, atol=1e-7)
     assert not np.array_equal(runs[1].opt.flat, train.new_run(args).opt.flat)      # the step moved them
+
+
+def test_sliding_window_and_rope_scaling_flags(corpus, tmp_path, capsys):
+    """--sliding-window and --rope-scaling reach the model, the checkpoint and generation, which
+    then runs past the context (16 for the tiny preset); bad values are one clear line."""
+    out = tmp_path / "run"
+    assert main(train_argv(corpus, out, "--steps", "6", "--eval-every", "6", "--sliding-window", "4",
+                           "--rope-scaling", "8", "1", "4", "8")) == 0
+    meta, _, _ = read_checkpoint(out / "ckpt.npz")
+    assert meta["config"]["sliding_window"] == 4
+    assert meta["config"]["rope_scaling"] == {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                              "original_max_position_embeddings": 8}
+    capsys.readouterr()
+    assert main(["generate", "--ckpt", str(out / "ckpt.npz"), "--prompt", "the " * 40,
+                 "--max-new-tokens", "30", "--seed", "1"]) == 0       # 40 + 30 positions > 16
+    assert capsys.readouterr().out.startswith("the the")
+    for flags, message in ((["--sliding-window", "0"], "--sliding-window must be at least 1"),
+                           (["--rope-scaling", "8", "4", "1", "8"], "high_freq_factor must exceed")):
+        assert main(train_argv(corpus, tmp_path / "bad", "--steps", "2", *flags)) == 1
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err

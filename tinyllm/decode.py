@@ -10,25 +10,24 @@ explicit loops, as run.c writes it in C:
     for each layer l:
         xn  = RMSNorm(x) ⊙ attention_norm[l]
         q, k, v = Wq xn, Wk xn, Wv xn          one matrix-vector product with [Wq; Wk; Wv]
-        rotate q and k by position pos (RoPE); append k, v to layer l's cache
-        each query head h: softmax(q_h · k_t / √hd over t ≤ pos), then Σ_t p_t v_t
+        rotate q and k by position pos (RoPE); write k, v to layer l's cache slot for pos
+        each query head h: softmax(q_h · k_t / √hd over the visible t ≤ pos), then Σ_t p_t v_t
         x  += Wo (heads side by side)
         xn  = RMSNorm(x) ⊙ ffn_norm[l]
         x  += W2 (silu(W1 xn) ⊙ W3 xn)        W1 and W3 as one product with [W1; W3]
     logits = W_out RMSNorm(x)
 
-A step reads every weight once (19.5 MB for the `shakespeare` preset), so its speed is the
-speed of streaming the weights from cache or memory: the matrix-vector loop runs over each
-weight row contiguously, which LLVM vectorises, and splits the rows among the Numba threads.
-With two threads that doubles the speed, but only if idle threads spin for a moment before
-they sleep (OpenMP's default): a thread that sleeps at once takes ~0.1 ms to wake, ~25 times
-per token. generate.py therefore runs this on one thread when OMP_WAIT_POLICY=PASSIVE (the
-setting training wants), and on all of them otherwise (`python -m tinyllm generate`).
+A step reads every weight once, so its speed is the speed of streaming the weights from cache
+or memory: the matrix-vector loop runs over each weight row contiguously, which LLVM vectorises,
+and splits the rows among the Numba threads. That pays only if idle threads spin for a moment
+before they sleep, since a step hands them work ~25 times (autograd/runtime.py sets how long).
 
-The prompt itself is not fed through here one token at a time: the model's batched forward
-(start_pos=0) processes the whole prompt at once and fills its KV cache, which `Decoder.prefill`
-copies over. tests/test_decode.py checks that these logits equal the model's own, position by
-position.
+The keys and values live in one KVCache (tinyllm/kv_cache.py), the same object the model's
+batched forward fills: the prompt goes through model(prompt, cache=cache) in one pass, then
+each step here writes its position into the same arrays. With a sliding window the cache is a
+ring of W slots (position t in slot t mod W) and a step attends over positions pos - W + 1 ..
+pos, read from the ring in position order. tests/test_decode.py checks that these logits equal
+the model's own forward, position by position, past the window and past max_seq_len.
 """
 import math
 
@@ -36,6 +35,7 @@ import numpy as np
 from numba import njit, prange
 
 from autograd.kernels import FMA_SUM, _exp
+from tinyllm.kv_cache import KVCache
 
 
 # ---------------------------------------------------------------------------- the pieces
@@ -72,39 +72,47 @@ def _rope(v, cos, sin):
 
 
 @njit(cache=True, fastmath=FMA_SUM)
-def _attend(q, keys, values, n, scale, scores, out):
-    """One query head over the first n cached positions: out = Σ_t softmax(scale q·k_t)_t v_t.
-    q, out (hd,); keys, values (max_seq, hd); scores is scratch of at least n floats."""
+def _attend(q, keys, values, first, last, scale, scores, out):
+    """One query head over the cached positions first..last, in position order:
+    out = Σ_t softmax(scale q·k_t)_t v_t. Position t is in slot t mod n_slots (the ring buffer;
+    in a full cache t < n_slots, so slot t). q, out (hd,); keys, values (n_slots, hd);
+    scores is scratch of at least last - first + 1 floats."""
+    n_slots = keys.shape[0]
     m = -np.inf
-    for t in range(n):
-        kt = keys[t]
+    slot = first % n_slots
+    for i in range(last - first + 1):
+        kt = keys[slot]
         s = q.dtype.type(0.0)
         for d in range(q.shape[0]):
             s += q[d] * kt[d]
         s *= scale
-        scores[t] = s
+        scores[i] = s
         m = max(m, s)
+        slot = slot + 1 if slot + 1 < n_slots else 0
     total = q.dtype.type(0.0)
-    for t in range(n):
-        e = _exp(scores[t] - m)
-        scores[t] = e
+    for i in range(last - first + 1):
+        e = _exp(scores[i] - m)
+        scores[i] = e
         total += e
     out[:] = 0.0
-    for t in range(n):
-        p, vt = scores[t] / total, values[t]
+    slot = first % n_slots
+    for i in range(last - first + 1):
+        p, vt = scores[i] / total, values[slot]
         for d in range(out.shape[0]):
             out[d] += p * vt[d]
+        slot = slot + 1 if slot + 1 < n_slots else 0
 
 
 # ---------------------------------------------------------------------------- one step
 @njit(cache=True, fastmath=FMA_SUM)
 def _decode_step(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, final_norm, head,
-                 cos, sin, k_cache, v_cache, n_heads, n_kv_heads, eps, logits):
+                 cos, sin, k_cache, v_cache, window, n_heads, n_kv_heads, eps, logits):
     """Logits (V,) of the position after `token`, which sits at position pos.
 
     Per layer l (all stacked on axis 0): attn_norm, ffn_norm (L, D); wqkv (L, (H+2Hkv)·hd, D);
-    wo (L, D, H·hd); w13 (L, 2F, D); w2 (L, D, F). k_cache, v_cache (L, Hkv, max_seq, hd)
-    get this position's keys and values. cos, sin (max_seq, hd/2).
+    wo (L, D, H·hd); w13 (L, 2F, D); w2 (L, D, F). k_cache, v_cache (L, Hkv, n_slots, hd)
+    get this position's keys and values in slot pos mod n_slots. cos, sin (hd/2,): RoPE at pos.
+    The queries see positions max(0, pos - window + 1) .. pos (window = n_slots for a full cache).
     """
     D = emb.shape[1]
     hd = k_cache.shape[3]
@@ -117,21 +125,23 @@ def _decode_step(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, final_
     att = np.empty(n_heads * hd, dtype=emb.dtype)      # (H·hd,) heads side by side
     h13 = np.empty(2 * F, dtype=emb.dtype)             # (2F,) gate and up
     delta = np.empty(D, dtype=emb.dtype)               # (D,) what a sub-layer adds to x
-    scores = np.empty(pos + 1, dtype=emb.dtype)
+    first = max(0, pos - window + 1)                   # the oldest position still visible
+    slot = pos % k_cache.shape[2]
+    scores = np.empty(pos - first + 1, dtype=emb.dtype)
     one = emb.dtype.type(1.0)
     for l in range(wqkv.shape[0]):
         # attention
         _rmsnorm(x, attn_norm[l], eps, xn)
         _matvec(wqkv[l], xn, qkv)
         for h in range(n_heads + n_kv_heads):          # RoPE on the query and key heads
-            _rope(qkv[h * hd:(h + 1) * hd], cos[pos], sin[pos])
+            _rope(qkv[h * hd:(h + 1) * hd], cos, sin)
         k_at = n_heads * hd
         v_at = (n_heads + n_kv_heads) * hd
         for kh in range(n_kv_heads):                   # this position's k, v into the cache
-            k_cache[l, kh, pos] = qkv[k_at + kh * hd:k_at + (kh + 1) * hd]
-            v_cache[l, kh, pos] = qkv[v_at + kh * hd:v_at + (kh + 1) * hd]
+            k_cache[l, kh, slot] = qkv[k_at + kh * hd:k_at + (kh + 1) * hd]
+            v_cache[l, kh, slot] = qkv[v_at + kh * hd:v_at + (kh + 1) * hd]
         for h in range(n_heads):
-            _attend(qkv[h * hd:(h + 1) * hd], k_cache[l, h // G], v_cache[l, h // G], pos + 1,
+            _attend(qkv[h * hd:(h + 1) * hd], k_cache[l, h // G], v_cache[l, h // G], first, pos,
                     scale, scores, att[h * hd:(h + 1) * hd])
         _matvec(wo[l], att, delta)
         for j in range(D):
@@ -151,19 +161,30 @@ def _decode_step(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, final_
 
 # ---------------------------------------------------------------------------- the wrapper
 class Decoder:
-    """A Transformer's weights laid out for one-token steps, and a KV cache of batch 1.
+    """One-token steps of a Transformer, batch 1, over one KVCache.
 
         dec = Decoder(model)
         logits = dec.prefill(prompt_ids)         # (V,) after the last prompt token
         logits = dec.step(next_id)               # (V,) after next_id, at the next position
 
-    The weights are copied (q, k, v and the two SwiGLU inputs concatenated), so a Decoder
-    sees the model as it was when built: build a new one after training further.
+    The jitted step wants q, k, v (and SwiGLU's two inputs) as one matrix each, stacked over the
+    layers. That layout is packed from the model's weights at every prefill, so a Decoder always
+    starts a sequence with the model as it is now, trained further or not; the steps of that
+    sequence use the same weights as its prefill did.
     """
 
     def __init__(self, model):
-        cfg = model.cfg
-        self.model, self.cfg = model, cfg
+        self.model, self.cfg = model, model.cfg
+        self.cache = KVCache(model.cfg, batch=1, dtype=model.dtype)
+        self.pack_weights()
+
+    @property
+    def pos(self):
+        return self.cache.pos                            # the next position to fill
+
+    def pack_weights(self):
+        """The model's current weights in the step's layout (copies: fused q/k/v, w1/w3)."""
+        model = self.model
         layers = model.layers
         stack = lambda arrays: np.ascontiguousarray(np.stack(arrays))           # noqa: E731
         self.attn_norm = stack([b.attention_norm.weight.data for b in layers])  # (L, D)
@@ -174,38 +195,30 @@ class Decoder:
         self.w13 = stack([np.concatenate([b.feed_forward.w1.weight.data,
                                           b.feed_forward.w3.weight.data]) for b in layers])
         self.w2 = stack([b.feed_forward.w2.weight.data for b in layers])        # (L, D, F)
-        self.final_norm = model.norm.weight.data.copy()                         # (D,)
-        self.emb = model.tok_embeddings.weight.data.copy()                      # (V, D)
-        tied = model.output is model.tok_embeddings
-        self.head = self.emb if tied else model.output.weight.data.copy()       # (V, D)
-        self.cos, self.sin = model.rope_cos, model.rope_sin                     # (max_seq, hd/2)
-        shape = (cfg.n_layers, cfg.n_kv_heads, cfg.max_seq_len, cfg.head_dim)
-        self.k_cache = np.zeros(shape, dtype=self.emb.dtype)
-        self.v_cache = np.zeros(shape, dtype=self.emb.dtype)
-        self.pos = 0                                     # the next position to fill
+        self.final_norm = model.norm.weight.data                                # (D,), the model's own
+        self.emb = model.tok_embeddings.weight.data                             # (V, D), the model's own
+        self.head = model.output.weight.data                                    # (V, D), tied or not
 
     def prefill(self, ids):
-        """Run the prompt through the model's batched forward (one pass, filling its KV cache),
-        take that cache over, and return the logits (V,) after the last prompt token."""
+        """A new sequence: pack the current weights, run the prompt through the model's batched
+        forward (which fills the cache), return the logits (V,) after the last prompt token."""
+        self.pack_weights()
+        self.cache.reset()
         ids = np.asarray(ids).reshape(1, -1)
-        logits = self.model(ids, start_pos=0).data[0, -1]                       # (V,)
-        n = ids.shape[1]
-        for l, block in enumerate(self.model.layers):
-            self.k_cache[l, :, :n] = block.attention.cache_k[0, :, :n]
-            self.v_cache[l, :, :n] = block.attention.cache_v[0, :, :n]
-        self.pos = n
-        return logits
+        return self.model(ids, cache=self.cache).data[0, -1]                    # (V,)
 
     def step(self, token):
         """Logits (V,) after feeding `token` at the next position."""
-        cfg = self.cfg
-        if self.pos >= cfg.max_seq_len:
-            raise ValueError(f"the KV cache is full ({cfg.max_seq_len} positions): prefill again")
+        cfg, cache = self.cfg, self.cache
+        if not cache.rolling and cache.pos >= cache.n_slots:
+            raise ValueError(f"the KV cache is full ({cache.n_slots} positions): prefill again")
         if not 0 <= token < cfg.vocab_size:
             raise ValueError(f"token id {token} is not in [0, {cfg.vocab_size})")
+        cos, sin = self.model.rope_at(cache.pos, 1)                             # (1, hd/2) each
         logits = np.empty(cfg.vocab_size, dtype=self.emb.dtype)
-        _decode_step(int(token), self.pos, self.emb, self.attn_norm, self.wqkv, self.wo,
-                     self.ffn_norm, self.w13, self.w2, self.final_norm, self.head, self.cos, self.sin,
-                     self.k_cache, self.v_cache, cfg.n_heads, cfg.n_kv_heads, cfg.norm_eps, logits)
-        self.pos += 1
+        _decode_step(int(token), cache.pos, self.emb, self.attn_norm, self.wqkv, self.wo,
+                     self.ffn_norm, self.w13, self.w2, self.final_norm, self.head, cos[0], sin[0],
+                     cache.k[:, 0], cache.v[:, 0], cache.window or cache.n_slots,
+                     cfg.n_heads, cfg.n_kv_heads, cfg.norm_eps, logits)
+        cache.advance(1)
         return logits

@@ -1,4 +1,5 @@
-"""Export a tinyllm checkpoint as a Hugging Face Llama or a llama2.c model.bin, and read both back.
+"""Export a tinyllm checkpoint as a Hugging Face Llama (or Mistral) or a llama2.c model.bin, and
+read both back.
 
     python -m tinyllm export CKPT --format hf --out DIR          config.json + model.safetensors
     python -m tinyllm export CKPT --format llama2c --out model.bin
@@ -16,6 +17,11 @@ Reordering the output rows of wq and wk inside every head turns one into the oth
 
 q and k get the same reordering, so every q·k dot product is unchanged; v, wo, the norms, the MLP
 and the embeddings are copied as they are.
+
+A model with a sliding window is written as MistralForCausalLM (the same weights and names as
+Llama, plus "sliding_window" in config.json; transformers masks keys j ≤ i - W, as we do); a
+model with Llama 3.1's RoPE scaling as LlamaForCausalLM with rope_scaling {"rope_type": "llama3",
+...}. load_hf reads all of these back.
 
 API: export_hf(model, dir), load_hf(dir) -> Transformer, export_llama2c(model, path),
 load_llama2c(path) -> Transformer, main(argv) for the command line.
@@ -82,11 +88,18 @@ def hf_name(name):
 
 
 def hf_config(cfg, bos_token_id=None, eos_token_id=None, torch_dtype="float32"):
-    """config.json for transformers' LlamaForCausalLM. Every field that matters is written out:
-    LlamaConfig's defaults differ from ours (e.g. rms_norm_eps 1e-6, untied embeddings)."""
-    return {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
+    """config.json for transformers' LlamaForCausalLM, or MistralForCausalLM for a sliding window.
+    Every field that matters is written out: LlamaConfig's defaults differ from ours (e.g.
+    rms_norm_eps 1e-6, untied embeddings), and MistralConfig's sliding_window is 4096 unless set."""
+    mistral = cfg.sliding_window is not None
+    rope = {"rope_type": "default", "rope_theta": cfg.rope_theta}
+    scaling = None
+    if cfg.rope_scaling:
+        scaling = {"rope_type": "llama3", **cfg.rope_scaling}
+        rope = {**scaling, "rope_theta": cfg.rope_theta}
+    config = {
+        "architectures": ["MistralForCausalLM" if mistral else "LlamaForCausalLM"],
+        "model_type": "mistral" if mistral else "llama",
         "hidden_size": cfg.dim,
         "intermediate_size": cfg.ffn_dim,
         "num_hidden_layers": cfg.n_layers,
@@ -97,8 +110,8 @@ def hf_config(cfg, bos_token_id=None, eos_token_id=None, torch_dtype="float32"):
         "max_position_embeddings": cfg.max_seq_len,
         "rms_norm_eps": cfg.norm_eps,
         "rope_theta": cfg.rope_theta,                                          # transformers 4.x
-        "rope_parameters": {"rope_type": "default", "rope_theta": cfg.rope_theta},   # 5.x
-        "rope_scaling": None,
+        "rope_parameters": rope,                                               # 5.x
+        "rope_scaling": scaling,                                               # 4.x
         "tie_word_embeddings": cfg.tie_embeddings,
         "hidden_act": "silu",
         "attention_bias": False,
@@ -111,6 +124,9 @@ def hf_config(cfg, bos_token_id=None, eos_token_id=None, torch_dtype="float32"):
         "eos_token_id": eos_token_id,
         "torch_dtype": torch_dtype,
     }
+    if mistral:
+        config["sliding_window"] = cfg.sliding_window
+    return config
 
 
 def hf_state_dict(model):
@@ -164,18 +180,27 @@ def _config_from_hf(c, where):
     def bad(reason):
         return ExportError(f"{where}: {reason}")
 
-    if c.get("model_type", "llama") != "llama":
-        raise bad(f"model_type {c.get('model_type')!r} is not 'llama'")
+    model_type = c.get("model_type", "llama")
+    if model_type not in ("llama", "mistral"):
+        raise bad(f"model_type {model_type!r} is not 'llama' or 'mistral'")
     if c.get("hidden_act", "silu") != "silu":
         raise bad(f"hidden_act {c['hidden_act']!r}: only silu (SwiGLU) is supported")
     for key in ("attention_bias", "mlp_bias"):
         if c.get(key, False):
             raise bad(f"{key} is true: tinyllm's Llama has no biases")
-    if c.get("rope_scaling"):
-        raise bad(f"rope_scaling {c['rope_scaling']!r} is not supported (plain RoPE only)")
-    rope = c.get("rope_parameters") or {}
-    if rope.get("rope_type", "default") != "default":
-        raise bad(f"rope_parameters {rope!r}: only rope_type 'default' is supported")
+    rope = c.get("rope_parameters") or c.get("rope_scaling") or {}
+    if not isinstance(rope, dict):
+        raise bad(f"rope_parameters {rope!r} is not a JSON object")
+    rope_type = rope.get("rope_type", rope.get("type", "default"))
+    if rope_type not in ("default", "llama3"):
+        raise bad(f"RoPE type {rope_type!r}: only 'default' and Llama 3.1's 'llama3' are supported")
+    scaling = None
+    if rope_type == "llama3":
+        scaling = {k: rope.get(k) for k in ("factor", "low_freq_factor", "high_freq_factor")}
+        scaling["original_max_position_embeddings"] = rope.get("original_max_position_embeddings",
+                                                               c.get("max_position_embeddings"))
+    # MistralConfig's default window is 4096 when the key is absent; null means full attention
+    window = c.get("sliding_window", 4096) if model_type == "mistral" else None
     try:
         dim, n_heads = int(c["hidden_size"]), int(c["num_attention_heads"])
         if dim % n_heads or c.get("head_dim", dim // n_heads) != dim // n_heads:
@@ -189,6 +214,7 @@ def _config_from_hf(c, where):
             norm_eps=float(c.get("rms_norm_eps", 1e-6)),                # LlamaConfig's default
             rope_theta=float(rope.get("rope_theta", c.get("rope_theta", 10000.0))),
             tie_embeddings=bool(c.get("tie_word_embeddings", False)),  # LlamaConfig's default
+            sliding_window=window, rope_scaling=scaling,
         )
     except KeyError as e:
         raise bad(f"config.json lacks {e.args[0]!r}") from None
@@ -215,7 +241,8 @@ def _read_hf_weights(folder):
 
 
 def load_hf(folder, dtype=np.float32):
-    """A Transformer from a Hugging Face Llama folder (config.json + safetensors in F32/F16/BF16)."""
+    """A Transformer from a Hugging Face Llama or Mistral folder (config.json + safetensors in
+    F32/F16/BF16); Mistral's sliding_window and Llama 3.1's rope_scaling are kept."""
     config_path = os.path.join(folder, "config.json")
     if not os.path.isfile(config_path):
         raise ExportError(f"{folder}: no config.json (not a Hugging Face model folder?)")
@@ -273,6 +300,9 @@ def export_llama2c(model, path):
 
     run.c hard-codes RMSNorm eps 1e-5 and RoPE base 10000, so other values are refused."""
     cfg = model.cfg
+    if cfg.sliding_window is not None or cfg.rope_scaling:
+        raise ExportError("llama2.c's run.c knows neither a sliding window nor RoPE scaling; "
+                          "export this model with --format hf")
     if cfg.norm_eps != 1e-5 or cfg.rope_theta != 10000.0:
         raise ExportError(f"llama2.c fixes norm_eps=1e-5 and rope_theta=10000; this model has "
                           f"norm_eps={cfg.norm_eps}, rope_theta={cfg.rope_theta}")

@@ -1,105 +1,36 @@
-"""Sampling text from a trained model.
+"""Generating text from a trained model: the sampling loop and its command line.
 
     python -m tinyllm generate --ckpt runs/shakespeare/ckpt.npz --prompt "ROMEO:" \\
         --temperature 0.8 --top-p 0.9 --top-k 0 --seed 1 --max-new-tokens 200
 
-One token at a time: the model gives logits z (V,) for the next token; we turn them into
-probabilities and draw one:
+The math of choosing one token from the logits (temperature, top-k, top-p) is in
+tinyllm/sampling.py; this file runs the loop: feed the prompt, sample, feed the new token, ...
 
-    temperature τ   p = softmax(z / τ): τ < 1 sharpens, τ > 1 flattens; τ = 0 means argmax (greedy)
-    top-k           keep only the k most probable tokens (k = 0: all)
-    top-p (nucleus) keep the smallest set of most probable tokens whose total probability ≥ p
-                    (Holtzman et al. 2020); p = 1: all
+The KV cache: the prompt goes through the model once, which stores every layer's keys and
+values in a KVCache (tinyllm/kv_cache.py); afterwards each new token is fed alone at its
+position and attends over the cache, so a step costs one token's forward instead of the whole
+prefix's. The one-token steps run in tinyllm/decode.py, the same forward pass written as one
+jitted loop (as llama2.c does).
 
-then renormalise what is kept and sample from it.
-
-The KV cache: the prompt goes through the model once (start_pos=0), which stores every layer's
-keys and values; afterwards each new token is fed alone at its position and attends over the
-cache, so a step costs one token's forward instead of the whole prefix's. The one-token steps
-run in tinyllm/decode.py, the same forward pass written as one jitted loop (as llama2.c does).
-
-Threads: a one-token step is ~25 matrix-vector products, each split between the Numba threads.
-That pays only if idle threads spin briefly before sleeping (OpenMP's default, which
-`python -m tinyllm generate` keeps); with OMP_WAIT_POLICY=PASSIVE (set for training, where
-Numba's and OpenBLAS's threads take turns) each wake-up costs ~0.1 ms, so generation then runs
-on one thread (bench/generate_speed.py on 2 cores: ~1300 tokens/s of steps with two spinning
-threads, ~750 with one, ~200 with two sleeping ones).
+Threads: a one-token step is ~25 matrix-vector products, each split between the Numba threads,
+whose idle threads spin briefly before they sleep (autograd/runtime.py), so a step does not wait
+for sleeping threads to wake.
 
 Context: a prompt longer than the model's context (max_seq_len) is an error. When generation
 fills the context, the window restarts: the last max_seq_len // 2 tokens are fed again as a
 fresh prompt (positions from 0), so the model always sees at least half a context of history.
+A model with a sliding window has neither limit: its rolling cache holds the last W positions,
+RoPE is computed for any position, and generation runs on past max_seq_len without restarts.
 """
 import argparse
 import codecs
-import contextlib
-import os
 import sys
 
-import numba
 import numpy as np
 
 from autograd import no_grad
 from tinyllm.decode import Decoder
-
-
-# ---------------------------------------------------------------------------- sampling
-def kept_tokens(logits, temperature=1.0, top_k=0, top_p=1.0):
-    """(ids, probs): the tokens sampling may pick (ascending ids) and their probabilities.
-
-    softmax(logits / temperature), cut to the top_k most probable, then (renormalised) to the
-    smallest set of most probable tokens whose mass is ≥ top_p, renormalised again. Where tied
-    tokens straddle a cut, the lower ids are kept. temperature 0: the argmax alone."""
-    z = np.asarray(logits, dtype=np.float64).reshape(-1)                 # (V,)
-    if temperature < 0 or top_k < 0 or not 0 < top_p <= 1:
-        raise ValueError(f"need temperature >= 0, top_k >= 0, 0 < top_p <= 1; got "
-                         f"{temperature}, {top_k}, {top_p}")
-    if not np.isfinite(z).all():
-        raise ValueError("logits contain NaN or inf: the model's weights are broken")
-    if temperature == 0:
-        return np.array([np.argmax(z)]), np.ones(1)
-    e = np.exp((z - z.max()) / temperature)
-    probs = e / e.sum()                                                  # (V,)
-    keep = np.ones(len(z), dtype=bool)
-    if 0 < top_k < len(z):
-        keep = most_probable(z, keep, top_k)
-    if top_p < 1:
-        mass = np.cumsum(np.sort(probs[keep])[::-1])                     # most probable first
-        n = int(np.searchsorted(mass, top_p * mass[-1])) + 1             # first prefix with mass ≥ p
-        keep = most_probable(z, keep, n)
-    ids = np.flatnonzero(keep)
-    kept = probs[ids]
-    return ids, kept / kept.sum()
-
-
-def most_probable(z, keep, n):
-    """keep (a mask) narrowed to its n tokens of largest logit z; of tokens tied at the cut the
-    lower ids stay, as a stable sort from most to least probable would have them. Sorting the
-    values (not argsort) finds the cut: ~15 µs for 2048 tokens, against ~100 µs for argsort."""
-    cut = np.sort(z[keep])[-n]                                           # the n-th largest logit
-    out = keep & (z > cut)
-    ties = np.flatnonzero(keep & (z == cut))
-    out[ties[:n - int(out.sum())]] = True
-    return out
-
-
-def filtered_probs(logits, temperature=1.0, top_k=0, top_p=1.0):
-    """The whole distribution sample_next draws from, (V,) float64: kept_tokens' probabilities,
-    zero elsewhere."""
-    ids, probs = kept_tokens(logits, temperature, top_k, top_p)
-    full = np.zeros(np.size(logits))
-    full[ids] = probs
-    return full
-
-
-def sample_next(logits, temperature=1.0, top_k=0, top_p=1.0, rng=None):
-    """One token id drawn from kept_tokens(logits, ...) (the argmax when temperature is 0)."""
-    if temperature == 0:
-        return int(np.argmax(logits))
-    ids, probs = kept_tokens(logits, temperature, top_k, top_p)
-    rng = np.random.default_rng() if rng is None else rng
-    cdf = np.cumsum(probs)
-    i = np.searchsorted(cdf, rng.random() * cdf[-1], side="right")     # inverse-CDF draw
-    return int(ids[min(i, len(ids) - 1)])
+from tinyllm.sampling import check_sampling_options, filtered_probs, kept_tokens, most_probable, sample_next  # noqa: F401
 
 
 # ---------------------------------------------------------------------------- generation
@@ -110,12 +41,14 @@ def generate(model, prompt_ids, max_new_tokens, temperature=1.0, top_k=0, top_p=
     Stops early after eos_id (which is included). stream(token_id) is called for each new token
     as soon as it is drawn. use_cache=False re-runs the model on the whole window every step
     (the slow reference the KV cache must agree with)."""
+    check_sampling_options(temperature, top_k, top_p, max_new_tokens)
     ctx = model.cfg.max_seq_len
+    windowed = model.cfg.sliding_window is not None      # no context limit: a rolling cache
     ids = [int(i) for i in prompt_ids]
-    check_prompt(ids, ctx)
+    check_prompt(ids, None if windowed else ctx)
     rng = np.random.default_rng() if rng is None else rng
     new, start = [], 0                                   # the model sees ids[start:]
-    with no_grad(), numba_threads(generation_threads()):   # see "Threads" in the docstring
+    with no_grad():
         decoder = Decoder(model) if use_cache else None
         logits = _forward(model, decoder, ids)
         while len(new) < max_new_tokens:
@@ -126,7 +59,7 @@ def generate(model, prompt_ids, max_new_tokens, temperature=1.0, top_k=0, top_p=
             if next_id == eos_id or len(new) == max_new_tokens:
                 break
             ids.append(next_id)
-            if len(ids) - start > ctx:                   # window full: restart on its last half
+            if not windowed and len(ids) - start > ctx:  # context full: restart on its last half
                 start = len(ids) - ctx // 2
                 logits = _forward(model, decoder, ids[start:])
             elif use_cache:                              # one token, at the next position
@@ -137,28 +70,12 @@ def generate(model, prompt_ids, max_new_tokens, temperature=1.0, top_k=0, top_p=
 
 
 def check_prompt(ids, context):
-    """A prompt must hold at least one token and fit the model's context."""
+    """A prompt must hold at least one token and fit the model's context (None: any length)."""
     if not len(ids):
         raise ValueError("the prompt is empty: give at least one token (e.g. <|endoftext|>)")
-    if len(ids) > context:
+    if context is not None and len(ids) > context:
         raise ValueError(f"the prompt is {len(ids)} tokens, longer than the model's context of "
                          f"{context}; shorten it")
-
-
-def generation_threads():
-    """All Numba threads, or 1 when idle OpenMP threads sleep at once (OMP_WAIT_POLICY=PASSIVE)."""
-    return 1 if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE" else numba.get_num_threads()
-
-
-@contextlib.contextmanager
-def numba_threads(n):
-    """Run the block with n Numba threads (this thread's setting; restored afterwards)."""
-    before = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
 
 
 def _forward(model, decoder, ids):
@@ -248,12 +165,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from tinyllm.checkpoint import CheckpointError
     try:
-        kept_tokens(np.zeros(1), args.temperature, args.top_k, args.top_p)   # check the knobs first
-        if args.max_new_tokens < 1:
-            raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
+        try:                                                            # check the knobs first
+            check_sampling_options(args.temperature, args.top_k, args.top_p, args.max_new_tokens)
+        except ValueError as e:                                         # named as on the command line
+            option = str(e).split()[0]
+            raise ValueError(f"--{option.replace('_', '-')}{str(e)[len(option):]}") from None
         model, tokenizer = load_for_generation(args.ckpt, args.tokenizer)
         prompt_ids = encode_prompt(tokenizer, args.prompt)
-        check_prompt(prompt_ids, model.cfg.max_seq_len)                 # before printing anything
+        windowed = model.cfg.sliding_window is not None
+        check_prompt(prompt_ids, None if windowed else model.cfg.max_seq_len)   # before printing anything
         stream = Utf8Stream(tokenizer)
         sys.stdout.write(args.prompt)
         generate(model, prompt_ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p,

@@ -8,8 +8,13 @@
       → logits (B, T, V)
 
 Attention uses rotary position embeddings (RoPE, interleaved pairs as Meta's code and
-llama2.c) and grouped-query attention (GQA: n_kv_heads key/value heads, each shared by
-n_heads / n_kv_heads consecutive query heads). FeedForward is SwiGLU. There are no biases.
+llama2.c; optionally with Llama 3.1's frequency scaling) and grouped-query attention (GQA:
+n_kv_heads key/value heads, each shared by n_heads / n_kv_heads consecutive query heads), and
+optionally Mistral's sliding window (each query sees only the last W keys, itself included).
+FeedForward is SwiGLU. There are no biases.
+
+The model keeps no generation state: for generation it is handed a KVCache (tinyllm/kv_cache.py)
+that it reads and fills, model(tokens, cache=cache).
 Parameter names are Meta's (`layers.0.attention.wq.weight`), so checkpoints map one-to-one
 onto llama2.c and (with the RoPE row permutation) onto Hugging Face; see tinyllm/export.py.
 """
@@ -39,10 +44,13 @@ class ModelConfig:
     vocab_size: int = 2048
     hidden_dim: int = 0          # SwiGLU width; 0 = Llama's rule from dim and multiple_of
     multiple_of: int = 16
-    max_seq_len: int = 256       # longest context (RoPE table and KV cache size)
+    max_seq_len: int = 256       # longest training context (RoPE table; full KV cache size)
     norm_eps: float = 1e-5
     rope_theta: float = 10000.0
     tie_embeddings: bool = True  # output head = token embedding matrix
+    sliding_window: int | None = None   # Mistral: query i sees keys i - W < j ≤ i (None: all j ≤ i)
+    rope_scaling: dict | None = None    # Llama 3.1: {factor, low_freq_factor, high_freq_factor,
+                                        #             original_max_position_embeddings}
 
     def __post_init__(self):
         """Refuse an impossible shape at once, naming the field and its `python -m tinyllm train` flag."""
@@ -71,6 +79,13 @@ class ModelConfig:
         if self.head_dim % 2:
             raise ValueError(f"head_dim = dim / n_heads = {self.dim} / {self.n_heads} = {self.head_dim} "
                              f"must be even for RoPE (--dim, --n-heads)")
+        if self.sliding_window is not None and (isinstance(self.sliding_window, bool) or
+                                                int(self.sliding_window) != self.sliding_window or
+                                                self.sliding_window < 1):
+            raise ValueError(f"sliding_window must be a positive integer or None, got {self.sliding_window!r} "
+                             f"(--sliding-window)")
+        if self.rope_scaling is not None:
+            object.__setattr__(self, "rope_scaling", _check_rope_scaling(self.rope_scaling))
 
     @property
     def head_dim(self):
@@ -102,6 +117,30 @@ class ModelConfig:
 
     def to_dict(self):
         return asdict(self)
+
+
+ROPE_SCALING_KEYS = ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")
+
+
+def _check_rope_scaling(scaling):
+    """Llama 3.1's rope_scaling as a plain dict of the four numbers, or a ValueError naming the problem."""
+    if not isinstance(scaling, dict):
+        raise ValueError(f"rope_scaling must be a dict of {', '.join(ROPE_SCALING_KEYS)}, got {scaling!r}")
+    extra = set(scaling) - set(ROPE_SCALING_KEYS) - {"rope_type"}
+    missing = [k for k in ROPE_SCALING_KEYS if k not in scaling]
+    if extra or missing or scaling.get("rope_type", "llama3") != "llama3":
+        raise ValueError(f"rope_scaling {scaling!r}: need exactly {', '.join(ROPE_SCALING_KEYS)} "
+                         f"(Llama 3.1's 'llama3' type)")
+    try:
+        out = {k: float(scaling[k]) for k in ROPE_SCALING_KEYS}
+    except (TypeError, ValueError):
+        raise ValueError(f"rope_scaling {scaling!r}: the values must be numbers") from None
+    if not all(math.isfinite(x) and x > 0 for x in out.values()):
+        raise ValueError(f"rope_scaling {scaling!r}: every value must be positive and finite")
+    if out["high_freq_factor"] <= out["low_freq_factor"]:
+        raise ValueError(f"rope_scaling {scaling!r}: high_freq_factor must exceed low_freq_factor")
+    out["original_max_position_embeddings"] = int(out["original_max_position_embeddings"])
+    return out
 
 
 # ---------------------------------------------------------------------------- modules
@@ -214,6 +253,7 @@ class Attention(Module):
     q = x Wqᵀ (H heads), k = x Wkᵀ and v = x Wvᵀ (Hkv heads); q and k are rotated by their
     position (RoPE); each query head h attends over kv head h // (H/Hkv) with
     softmax(q kᵀ/√hd + causal mask) v; the heads are concatenated and projected by Wo.
+    With a sliding window W the mask also hides keys more than W - 1 positions back.
     """
 
     def __init__(self, cfg, rng, dtype=np.float32):
@@ -223,10 +263,11 @@ class Attention(Module):
         self.wk = Linear(cfg.dim, cfg.n_kv_heads * cfg.head_dim, rng, dtype=dtype)
         self.wv = Linear(cfg.dim, cfg.n_kv_heads * cfg.head_dim, rng, dtype=dtype)
         self.wo = Linear(cfg.n_heads * cfg.head_dim, cfg.dim, rng, std=out_std, dtype=dtype)
-        self.max_positions = cfg.max_seq_len                  # KV cache length
-        self.cache_k = self.cache_v = None                   # (B, Hkv, max_seq_len, hd) when generating
+        self.window = cfg.sliding_window
 
-    def forward(self, x, cos, sin, start_pos=None):
+    def forward(self, x, cos, sin, cache=None, layer=0):
+        """x (B, T, D) at positions cos/sin give. With a KVCache, the T tokens follow the cache's
+        positions: their k, v go into `layer`'s slots, and they attend over the visible past too."""
         B, T, _ = x.shape
         H, Hkv, hd = self.n_heads, self.n_kv_heads, self.head_dim
         q = self.wq(x).reshape(B, T, H, hd)                  # (B, T, H, hd)
@@ -234,32 +275,14 @@ class Attention(Module):
         v = self.wv(x).reshape(B, T, Hkv, hd)                # (B, T, Hkv, hd)
         q, k = F.rope(q, cos, sin), F.rope(k, cos, sin)      # rotate pairs by position
         q, k, v = (t.transpose(0, 2, 1, 3) for t in (q, k, v))   # (B, heads, T, hd)
-        if start_pos is None:
-            o = F.causal_attention(q, k, v)                  # (B, H, T, hd), fused kernel
-        else:
-            o = self._attend_with_cache(q, k, v, start_pos)
+        if cache is not None:                                # the visible past, then these T
+            past_k, past_v = cache.update(layer, k.data, v.data)       # (B, Hkv, n, hd) each
+            if past_k.shape[2]:
+                k = F.concatenate([Tensor(past_k), k], axis=2)          # (B, Hkv, n + T, hd)
+                v = F.concatenate([Tensor(past_v), v], axis=2)
+        o = F.causal_attention(q, k, v, self.window)         # (B, H, T, hd), fused kernel
         o = o.transpose(0, 2, 1, 3).reshape(B, T, H * hd)   # (B, T, D): heads side by side
         return self.wo(o)
-
-    def _attend_with_cache(self, q, k, v, start_pos):
-        """Inference: append this step's k, v to the cache and attend over everything so far.
-        No autograd graph (generation runs under no_grad); plain NumPy on the arrays."""
-        B, H, T, hd = q.shape
-        Hkv, G, S = self.n_kv_heads, H // self.n_kv_heads, start_pos + T
-        if start_pos == 0:                                   # a new sequence: a fresh cache
-            self.cache_k = np.zeros((B, Hkv, self.max_positions, hd), dtype=q.dtype)
-            self.cache_v = np.zeros_like(self.cache_k)
-        elif self.cache_k is None or self.cache_k.shape[0] != B:
-            raise ValueError(f"start_pos={start_pos} continues a sequence, but the KV cache holds "
-                             f"none for batch size {B}: start with start_pos=0")
-        self.cache_k[:, :, start_pos:S] = k.data
-        self.cache_v[:, :, start_pos:S] = v.data
-        keys, values = self.cache_k[:, :, :S], self.cache_v[:, :, :S]           # (B, Hkv, S, hd)
-        qg = q.data.reshape(B, Hkv, G * T, hd)               # the G query heads of a kv head, stacked
-        scores = qg @ keys.transpose(0, 1, 3, 2) / math.sqrt(hd)                # (B, Hkv, G·T, S)
-        probs = kernels.softmax(scores.reshape(B, Hkv, G, T, S), causal=True)   # key j ≤ start_pos + i
-        o = probs.reshape(B, Hkv, G * T, S) @ values                           # (B, Hkv, G·T, hd)
-        return Tensor(o.reshape(B, H, T, hd))
 
 
 class FeedForward(Module):
@@ -284,16 +307,17 @@ class Block(Module):
         self.ffn_norm = RMSNorm(cfg.dim, cfg.norm_eps, dtype)
         self.feed_forward = FeedForward(cfg, rng, dtype)
 
-    def forward(self, x, cos, sin, start_pos=None):
-        h = x + self.attention(self.attention_norm(x), cos, sin, start_pos)
+    def forward(self, x, cos, sin, cache=None, layer=0):
+        h = x + self.attention(self.attention_norm(x), cos, sin, cache, layer)
         return h + self.feed_forward(self.ffn_norm(h))
 
 
 class Transformer(Module):
     """The whole Llama: model(tokens) → logits (B, T, V); model(tokens, targets) → (logits, loss).
 
-    With start_pos (an int) it runs the inference path: the KV cache of every layer is filled
-    from start_pos on, so generation feeds only new tokens (see tinyllm/generate.py)."""
+    model(tokens, cache=KVCache(cfg, B)) treats tokens as the positions after those already in
+    the cache (cache.pos on), stores their keys and values, and moves cache.pos on by T: a
+    prompt in one call, then one token per call (see tinyllm/kv_cache.py, tinyllm/decode.py)."""
 
     def __init__(self, cfg, seed=0, dtype=np.float32):
         self.cfg = cfg
@@ -305,35 +329,48 @@ class Transformer(Module):
             self.output = self.tok_embeddings                 # the same (V, D) matrix, used twice
         else:
             self.output = Linear(cfg.dim, cfg.vocab_size, rng, dtype=dtype)
-        cos, sin = kernels.rope_tables(cfg.max_seq_len, cfg.head_dim, cfg.rope_theta, dtype=dtype)
+        cos, sin = kernels.rope_tables(cfg.max_seq_len, cfg.head_dim, cfg.rope_theta, dtype=dtype,
+                                       scaling=cfg.rope_scaling)
         self.rope_cos, self.rope_sin = cos, sin              # (max_seq_len, hd/2) each
 
     @property
     def dtype(self):
         return self.tok_embeddings.weight.dtype
 
-    def forward(self, tokens, targets=None, start_pos=None):
+    def forward(self, tokens, targets=None, cache=None):
         tokens = np.asarray(tokens)
         if tokens.ndim == 1:
             tokens = tokens[None]
         B, T = tokens.shape
-        first = start_pos or 0
-        if first + T > self.cfg.max_seq_len:
+        first = 0 if cache is None else cache.pos
+        if first + T > self.cfg.max_seq_len and self.cfg.sliding_window is None:
             raise ValueError(f"sequence of {first + T} positions is longer than the model's "
                              f"context max_seq_len={self.cfg.max_seq_len}")
         if tokens.size and (tokens.min() < 0 or tokens.max() >= self.cfg.vocab_size):
             raise ValueError(f"token ids must be in [0, {self.cfg.vocab_size}), got "
                              f"{tokens.min()}..{tokens.max()}")
-        cos = self.rope_cos[first:first + T]                  # (T, hd/2)
-        sin = self.rope_sin[first:first + T]
+        if cache is not None:
+            cache.check_room(T, B)
+        cos, sin = self.rope_at(first, T)                     # (T, hd/2) each
         x = self.tok_embeddings(tokens)                       # (B, T, D)
-        for layer in self.layers:
-            x = layer(x, cos, sin, start_pos)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, cos, sin, cache, i)
+        if cache is not None:
+            cache.advance(T)
         x = self.norm(x)
         logits = F.linear(x, self.output.weight)              # (B, T, V)
         if targets is None:
             return logits
         return logits, F.cross_entropy(logits, targets)
+
+    def rope_at(self, first, T):
+        """cos, sin (T, hd/2) of positions first..first+T-1: rows of the table, or computed the
+        same way for positions past max_seq_len (a windowed model generates on past it)."""
+        if first + T <= self.cfg.max_seq_len:
+            return self.rope_cos[first:first + T], self.rope_sin[first:first + T]
+        cfg = self.cfg
+        return kernels.rope_tables(T, cfg.head_dim, cfg.rope_theta, start=first, dtype=self.dtype,
+                                   scaling=cfg.rope_scaling)
 
     # ------------------------------------------------------------------ counting
     def num_params(self):
@@ -342,9 +379,11 @@ class Transformer(Module):
     def flops_per_token(self, seq_len=None):
         """Training FLOPs per token (forward + backward), the PaLM/nanoGPT convention that
         ../shared/bench/torch_ref.py uses too: 6 per parameter (2 forward, 4 backward) plus the
-        attention scores and weighted sum, 12·layers·dim·T (counted over the full T×T)."""
+        attention scores and weighted sum, 12·layers·dim·T (counted over the full T×T; with a
+        sliding window over the W keys a query can see: min(T, W) instead of T)."""
         T = seq_len or self.cfg.max_seq_len
-        return 6 * self.num_params() + 12 * self.cfg.n_layers * self.cfg.dim * T
+        keys = min(T, self.cfg.sliding_window or T)
+        return 6 * self.num_params() + 12 * self.cfg.n_layers * self.cfg.dim * keys
 
     def summary(self):
         cfg = self.cfg
@@ -352,7 +391,9 @@ class Transformer(Module):
         lines = [
             f"Llama: dim {cfg.dim}, {cfg.n_layers} layers, {cfg.n_heads} heads ({cfg.n_kv_heads} kv, "
             f"head_dim {cfg.head_dim}), ffn {cfg.ffn_dim}, vocab {cfg.vocab_size}, context {cfg.max_seq_len}, "
-            f"{'tied' if cfg.tie_embeddings else 'untied'} embeddings, {self.dtype}",
+            f"{'tied' if cfg.tie_embeddings else 'untied'} embeddings, {self.dtype}"
+            + (f", sliding window {cfg.sliding_window}" if cfg.sliding_window else "")
+            + (f", RoPE scaling ×{cfg.rope_scaling['factor']:g}" if cfg.rope_scaling else ""),
             f"parameters {n:,} (non-embedding {n - n_embed:,})",
             f"training FLOPs per token {self.flops_per_token() / 1e6:.2f} M (6·N + 12·L·D·T)",
         ]

@@ -115,6 +115,9 @@ class TrainConfig:
     ffn_dim: int | None = None         # SwiGLU hidden width (default Llama's rule from dim)
     context: int | None = None         # tokens per window = the model's max_seq_len
     rope_theta: float | None = None
+    sliding_window: int | None = None  # Mistral: each token attends to the last W (None: all)
+    rope_scaling: tuple | None = None  # Llama 3.1: (factor, low_freq_factor, high_freq_factor,
+                                       #            original_max_position_embeddings)
     # the budget and the optimizer
     steps: int | None = None
     minutes: float | None = None       # training-time budget; the lr cosine follows it
@@ -169,6 +172,7 @@ class TrainConfig:
                  ("ffn_dim",      True,  lambda v: v >= 1, "at least 1"),
                  ("context",      True,  lambda v: v >= 1, "at least 1"),
                  ("rope_theta",   False, lambda v: v > 0, "> 0"),
+                 ("sliding_window", True, lambda v: v >= 1, "at least 1"),
                  ("steps",        True,  lambda v: v >= 1, "at least 1"),
                  ("minutes",      False, lambda v: v > 0, "> 0"),
                  ("batch_size",   True,  lambda v: v >= 1, "at least 1"),
@@ -189,7 +193,7 @@ class TrainConfig:
         for name, integer, ok, what in rules:
             value = getattr(self, name)
             if value is None and name in ("dim", "n_layers", "n_heads", "n_kv_heads", "ffn_dim",
-                                          "rope_theta", "steps", "minutes"):
+                                          "rope_theta", "sliding_window", "steps", "minutes"):
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, np.integer) if integer else (int, float)):
                 fail(name, "an integer" if integer else "a number")
@@ -197,6 +201,10 @@ class TrainConfig:
                 fail(name, "a finite number")
             if not ok(value):
                 fail(name, what)
+        if self.rope_scaling is not None:
+            if len(self.rope_scaling) != 4:
+                fail("rope_scaling", "4 numbers: FACTOR LOW HIGH ORIGINAL")
+            self.rope_scaling = tuple(self.rope_scaling)
         if self.min_lr > self.lr:
             raise ConfigError(f"--min-lr {self.min_lr} must not exceed --lr {self.lr}")
         self.model_config(self.vocab_size)                 # an impossible shape fails now, naming its flag
@@ -204,7 +212,10 @@ class TrainConfig:
     def model_config(self, vocab_size):
         """The preset's ModelConfig with this run's shape flags and vocabulary."""
         shape = {"dim": self.dim, "n_layers": self.n_layers, "n_heads": self.n_heads,
-                 "n_kv_heads": self.n_kv_heads, "hidden_dim": self.ffn_dim, "rope_theta": self.rope_theta}
+                 "n_kv_heads": self.n_kv_heads, "hidden_dim": self.ffn_dim, "rope_theta": self.rope_theta,
+                 "sliding_window": self.sliding_window, "rope_scaling": self.rope_scaling and dict(
+                     zip(("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
+                         self.rope_scaling))}
         try:
             return ModelConfig.preset(self.preset, vocab_size=vocab_size, max_seq_len=self.context,
                                       **{k: v for k, v in shape.items() if v is not None})
@@ -215,7 +226,7 @@ class TrainConfig:
 # Options that define a run: on --resume they must be what the checkpoint was trained with.
 # (--text and --tokenizer are checked by content instead: see resume_run.)
 RUN_IDENTITY = ("preset", "vocab_size", "dim", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "context",
-                "rope_theta", "batch_size", "grad_accum", "seed", "dtype")
+                "rope_theta", "sliding_window", "rope_scaling", "batch_size", "grad_accum", "seed", "dtype")
 
 
 # ---------------------------------------------------------------------------- data
@@ -817,6 +828,11 @@ def build_parser():
     shape.add_argument("--ffn-dim", type=int, help="SwiGLU hidden width (default: Llama's rule from --dim)")
     shape.add_argument("--context", type=int, help="tokens per window = the model's max_seq_len")
     shape.add_argument("--rope-theta", type=float, help="RoPE base")
+    shape.add_argument("--sliding-window", type=int, metavar="W",
+                       help="Mistral's sliding-window attention: each token sees the last W (default: all)")
+    shape.add_argument("--rope-scaling", type=float, nargs=4, metavar=("FACTOR", "LOW", "HIGH", "ORIGINAL"),
+                       help="Llama 3.1 RoPE scaling: factor, low_freq_factor, high_freq_factor, "
+                            "original_max_position_embeddings (e.g. 8 1 4 8192)")
     p.add_argument("--steps", type=int, help="optimizer steps (default 1000 if no --minutes)")
     p.add_argument("--minutes", type=float, help="training-time budget; the lr cosine follows it")
     p.add_argument("--batch-size", type=int, help=f"(default {d.batch_size})")

@@ -1,11 +1,13 @@
 """Check for exercise 16: impl.attend_with_cache, fed a sequence in pieces, against full causal
 attention over the whole sequence (autograd/attention.py causal_attention_ref) and against the
-model's own cached path (tinyllm/model.py Attention._attend_with_cache)."""
+library's cached path (tinyllm/kv_cache.py KVCache.update, then autograd/attention.py
+causal_attention over the past and new keys, as tinyllm/model.py Attention.forward does)."""
 import numpy as np
 
 from _harness import CheckFailure, expect_close
-from autograd import Tensor, attention
-from tinyllm.model import ModelConfig, Transformer
+from autograd import attention
+from tinyllm.kv_cache import KVCache
+from tinyllm.model import ModelConfig
 
 HINT_MASK = ("new token i sits at position start_pos + i: it may see keys 0 .. start_pos + i and no later one, "
              "so when T > 1 the new tokens need a causal mask among themselves (lessons/16_kv_cache.py, section 2)")
@@ -42,13 +44,20 @@ def check(impl):
 
     # the model's own cached attention (the library) gives the same numbers for a chunk at an offset
     cfg = ModelConfig(dim=32, n_heads=H, n_kv_heads=Hkv, n_layers=1, vocab_size=8, max_seq_len=max_len)
-    attn = Transformer(cfg, dtype=np.float64).layers[0].attention
+    cache = KVCache(cfg, batch=B, dtype=np.float64)
     hd = cfg.head_dim
     q, k, v = rng.standard_normal((B, H, 7, hd)), rng.standard_normal((B, Hkv, 7, hd)), rng.standard_normal((B, Hkv, 7, hd))
-    attn._attend_with_cache(Tensor(q[:, :, :3]), Tensor(k[:, :, :3]), Tensor(v[:, :, :3]), 0)
-    lib = attn._attend_with_cache(Tensor(q[:, :, 3:]), Tensor(k[:, :, 3:]), Tensor(v[:, :, 3:]), 3).data
+
+    def library(q, k, v):
+        past_k, past_v = cache.update(0, k, v)                 # what came before, then store these
+        o, _ = attention.causal_attention(q, np.concatenate([past_k, k], 2), np.concatenate([past_v, v], 2),
+                                          1.0 / np.sqrt(hd))
+        cache.advance(k.shape[2])
+        return o
+    library(q[:, :, :3], k[:, :, :3], v[:, :, :3])
+    lib = library(q[:, :, 3:], k[:, :, 3:], v[:, :, 3:])
     ck, cv = np.zeros((B, Hkv, max_len, hd)), np.zeros((B, Hkv, max_len, hd))
     impl.attend_with_cache(ck, cv, q[:, :, :3], k[:, :, :3], v[:, :, :3], 0)
     mine = impl.attend_with_cache(ck, cv, q[:, :, 3:], k[:, :, 3:], v[:, :, 3:], 3)
-    expect_close("attend_with_cache(start_pos=3, chunk of 4) vs tinyllm Attention._attend_with_cache",
+    expect_close("attend_with_cache(start_pos=3, chunk of 4) vs tinyllm's KVCache + causal_attention",
                  mine, lib, HINT_MASK, tol=1e-10)

@@ -1,4 +1,4 @@
-"""Solution 16: attention with a KV cache (compare tinyllm/model.py, Attention._attend_with_cache)."""
+"""Solution 16: attention with a KV cache (compare tinyllm/kv_cache.py KVCache.update and tinyllm/model.py Attention.forward)."""
 import numpy as np
 
 

@@ -1,4 +1,4 @@
-"""Lesson 17 — Leaving the nest: exporting to llama2.c and Hugging Face.
+"""Lesson 18 — Leaving the nest: exporting to llama2.c and Hugging Face.
 
 A model trained here is a Llama in the same sense as Meta's: same blocks, same parameter names
 (`layers.0.attention.wq.weight`), same shapes. So it can run elsewhere — in Andrej Karpathy's
@@ -27,8 +27,8 @@ Sections
   5. Half precision: what float16 / bfloat16 export costs
   6. The real transformers (when installed)
 
-Run:       python lessons/17_export.py          (TINYLLM_FAST=1 for a quick pass)
-Exercise:  python lessons/exercise.py 17        (write the Meta → Hugging Face row permutation)
+Run:       python lessons/18_export.py          (TINYLLM_FAST=1 for a quick pass)
+Exercise:  python lessons/exercise.py 18        (write the Meta → Hugging Face row permutation)
 """
 import json
 import os
@@ -46,7 +46,7 @@ from tinyllm.model import ModelConfig, Transformer
 from tinyllm.safetensors import read_safetensors
 
 rng = np.random.default_rng(0)
-EXPORT_DIR = OUT_DIR / "17_export"
+EXPORT_DIR = OUT_DIR / "18_export"
 
 
 # ============================================================================================
@@ -154,7 +154,7 @@ axes[1].set_ylim(-0.2, 1.9)
 axes[1].axis("off")
 axes[1].set_title("Elements of one head's q, coloured by the RoPE pair they belong to\n"
                   "(pair j rotates by angle t·θ_j in both layouts)")
-save_figure(fig, "17_rope_permutation.png")
+save_figure(fig, "18_rope_permutation.png")
 
 
 # ============================================================================================
@@ -211,4 +211,4 @@ print("the interop check runs outside the lessons, in a side venv with torch and
       "    make test-interop      (tests/test_interop.py: transformers' LlamaForCausalLM vs tinyllm logits)")
 
 print("\nThat is the end of the lessons: you have built, trained, sampled and exported a Llama. "
-      "Exercise: python lessons/exercise.py 17")
+      "Exercise: python lessons/exercise.py 18")

@@ -1,4 +1,4 @@
-"""Solution 17: the Meta → HF row permutation (compare tinyllm/export.py, interleaved_to_half)."""
+"""Solution 18: the Meta → HF row permutation (compare tinyllm/export.py, interleaved_to_half)."""
 import numpy as np
 
 

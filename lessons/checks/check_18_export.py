@@ -1,4 +1,4 @@
-"""Check for exercise 17: impl.meta_to_hf against tinyllm/export.py interleaved_to_half, and the
+"""Check for exercise 18: impl.meta_to_hf against tinyllm/export.py interleaved_to_half, and the
 property behind it: HF's rotate_half RoPE on the permuted rows gives Meta's attention scores."""
 import numpy as np
 
@@ -7,7 +7,7 @@ from autograd import kernels
 from tinyllm.export import interleaved_to_half
 
 HINT = ("inside each head, Meta row 2j + c goes to HF row c·hd/2 + j, so HF's first half holds Meta's even "
-        "rows and its second half the odd ones (lessons/17_export.py, section 3). Careful with the "
+        "rows and its second half the odd ones (lessons/18_export.py, section 3). Careful with the "
         "direction: for head_dim 4 the permutation is its own inverse, so test with head_dim 8 or more.")
 
 

@@ -1,7 +1,7 @@
-"""Exercise 17: the Meta → Hugging Face row permutation for wq and wk.
+"""Exercise 18: the Meta → Hugging Face row permutation for wq and wk.
 
-Read lessons/17_export.py, section 3, then write `meta_to_hf` below.
-Check it:   python lessons/exercise.py 17
+Read lessons/18_export.py, section 3, then write `meta_to_hf` below.
+Check it:   python lessons/exercise.py 18
 The check compares your permutation with tinyllm/export.py (interleaved_to_half) and checks the
 property that makes it right: Hugging Face's rotate_half RoPE on your rows gives the same
 attention scores q·k as Meta's interleaved RoPE on the original rows.
@@ -16,4 +16,4 @@ def meta_to_hf(w, n_heads):
     must land at HF row c·hd/2 + j. Heads keep their order; columns are untouched.
     Returns a new array of w's shape.
     """
-    raise NotImplementedError("meta_to_hf: see lessons/17_export.py, section 3")
+    raise NotImplementedError("meta_to_hf: see lessons/18_export.py, section 3")
