@@ -4,6 +4,7 @@
     generate   sample text from a checkpoint
     export     write a checkpoint as a Hugging Face or llama2.c model
     tokenizer  train / use / inspect a BPE tokenizer
+    chat       chat with SmolLM2-135M-Instruct (or another GGUF model)
 """
 import os
 import sys
@@ -19,7 +20,7 @@ def thread_settings(command):
     Its BLAS work (the prompt, at batch 1) runs on one thread, which leaves the cores to Numba's
     (bench/generate_speed.py: ~10% more tokens/s, and the uncached reference 25 -> 36 tok/s).
     Settings already in the environment win."""
-    if command == "generate":
+    if command in ("generate", "chat"):
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     else:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -39,6 +40,8 @@ def main(argv=None):
         from tinyllm.generate import main as run
     elif command == "export":
         from tinyllm.export import main as run
+    elif command == "chat":
+        from tinyllm.chat import main as run
     elif command == "tokenizer":
         from tinyllm.tokenizer import main as run
     else:
