@@ -73,22 +73,22 @@ class Chat:
 
     def reset(self):
         """Forget the conversation: the next turn starts from the system prompt."""
-        self.fed = 0                     # tokens in the KV cache
+        self.ids = []                    # the tokens in the KV cache: the conversation so far
         self.pending = []                # tokens drawn but not yet fed (the end of the last reply)
 
     def _feed(self, ids):
         """Logits after feeding ids: a batched prefill for a new conversation, one-token steps
         from the current position otherwise (only the new turn; the history is cached)."""
-        if self.fed == 0:
+        if len(self.ids) == 0:
             logits = self.decoder.prefill(ids)
         else:
             logits = self.decoder.feed(ids)
-        self.fed += len(ids)
+        self.ids += ids
         return logits
 
     def turn_ids(self, user_text):
         """The ids of a new user turn, after what is already in the cache."""
-        if self.fed == 0:
+        if len(self.ids) == 0:
             messages = ([{"role": "system", "content": self.system}] if self.system else [])
             text = render_chatml(messages + [{"role": "user", "content": user_text}])
             return self.tokenizer.encode(text, allowed_special="all")
@@ -107,8 +107,8 @@ class Chat:
                 raise ValueError(f"the message contains the special token {special!r}")
         ids = self.turn_ids(user_text)
         ctx = self.model.cfg.max_seq_len
-        if self.fed + len(ids) + max_new_tokens > ctx:
-            if self.fed == 0:
+        if len(self.ids) + len(ids) + max_new_tokens > ctx:
+            if len(self.ids) == 0:
                 raise ValueError(f"the message ({len(ids)} tokens) and the reply ({max_new_tokens}) "
                                  f"do not fit the context of {ctx} tokens")
             print(f"[the conversation is full ({ctx} tokens): starting a new one]", file=sys.stderr)

@@ -402,11 +402,16 @@ def config_from_metadata(meta, source, max_seq_len=None):
             vocab_size=meta.get("llama.vocab_size") or len(meta.get("tokenizer.ggml.tokens", ())),
             hidden_dim=need("feed_forward_length"),
             max_seq_len=min(context, max_seq_len) if max_seq_len else context,
-            norm_eps=float(meta.get("llama.attention.layer_norm_rms_epsilon", 1e-5)),
-            rope_theta=float(meta.get("llama.rope.freq_base", 10000.0)),
+            norm_eps=_decimal(meta.get("llama.attention.layer_norm_rms_epsilon", 1e-5)),
+            rope_theta=_decimal(meta.get("llama.rope.freq_base", 10000.0)),
             tie_embeddings=True)          # decided by whether output.weight exists (load_gguf)
     except (TypeError, ValueError) as e:
         raise GGUFError(f"{source}: the llama.* metadata does not describe a valid model: {e}") from None
+
+
+def _decimal(x):
+    """A float32 from the file as the shortest decimal that rounds to it (9.99999975e-06 → 1e-05)."""
+    return float(str(np.float32(x)))
 
 
 def load_gguf(path, max_seq_len=2048, dtype=np.float32):
