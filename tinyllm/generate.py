@@ -236,7 +236,9 @@ def encode_prompt(tokenizer, prompt):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tinyllm generate",
                                      description="Sample text from a checkpoint (streamed as it is drawn).")
-    parser.add_argument("--ckpt", required=True, help="checkpoint .npz written by train")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--ckpt", help="checkpoint .npz written by train")
+    source.add_argument("--gguf", help="a llama-architecture GGUF file (e.g. SmolLM2's, tinyllm/gguf.py)")
     parser.add_argument("--prompt", default="", help="text to continue (default: start of a document)")
     parser.add_argument("--max-new-tokens", type=int, default=200)
     parser.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (argmax)")
@@ -251,7 +253,11 @@ def main(argv=None):
         kept_tokens(np.zeros(1), args.temperature, args.top_k, args.top_p)   # check the knobs first
         if args.max_new_tokens < 1:
             raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
-        model, tokenizer = load_for_generation(args.ckpt, args.tokenizer)
+        if args.gguf:
+            from tinyllm.gguf import load_gguf
+            model, tokenizer = load_gguf(args.gguf)
+        else:
+            model, tokenizer = load_for_generation(args.ckpt, args.tokenizer)
         prompt_ids = encode_prompt(tokenizer, args.prompt)
         check_prompt(prompt_ids, model.cfg.max_seq_len)                 # before printing anything
         stream = Utf8Stream(tokenizer)
