@@ -43,7 +43,7 @@ def main(argv=None):
     elif command == "chat":
         from tinyllm.chat import main as run
     elif command == "tokenizer":
-        from tinyllm.tokenizer import main as run
+        from tinyllm.tokenizer_cli import main as run
     else:
         print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
         return 2

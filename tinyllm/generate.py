@@ -200,12 +200,6 @@ class Utf8Stream:
         self.out.flush()
 
 
-def tokenizer_from_text(text):
-    """A Tokenizer from the text of its saved file (how checkpoints carry it in meta)."""
-    from tinyllm.tokenizer import Tokenizer
-    return Tokenizer.loads(text, source="the checkpoint's tokenizer")
-
-
 def load_for_generation(ckpt, tokenizer_path=None):
     """(model, tokenizer) from a checkpoint; the tokenizer is the one saved in it unless given."""
     from tinyllm.checkpoint import CheckpointError, load_model
@@ -214,7 +208,7 @@ def load_for_generation(ckpt, tokenizer_path=None):
     if tokenizer_path:
         tokenizer = Tokenizer.load(tokenizer_path)
     elif "tokenizer" in meta:
-        tokenizer = tokenizer_from_text(meta["tokenizer"])
+        tokenizer = Tokenizer.loads(meta["tokenizer"], source="the checkpoint's tokenizer")
     else:
         raise CheckpointError(f"{ckpt} holds no tokenizer; pass --tokenizer FILE")
     if tokenizer.vocab_size > model.cfg.vocab_size:

@@ -46,7 +46,7 @@ from autograd.memory import reuse_freed_memory
 from tinyllm import data
 from tinyllm.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from tinyllm.files import atomic_write
-from tinyllm.generate import encode_prompt, generate, printable, tokenizer_from_text
+from tinyllm.generate import encode_prompt, generate, printable
 from tinyllm.model import ModelConfig, Transformer
 from tinyllm.optim import AdamW, clip_grad_norm, lr_at, step_progress
 from tinyllm.tokenizer import ENDOFTEXT, Tokenizer
@@ -114,7 +114,7 @@ def prepare_data(args, tokenizer_text=None):
         with open(path, encoding="utf-8") as f:
             tokenizer_text = f.read()
     else:
-        tokenizer = tokenizer_from_text(tokenizer_text)
+        tokenizer = Tokenizer.loads(tokenizer_text, source="the checkpoint's tokenizer")
         write_atomic(os.path.join(args.out, "tokenizer.json"), tokenizer_text)
     tokenizer.save_vocab(os.path.join(args.out, "tokenizer.vocab"))
     if tokenizer.vocab_size > 65536:
