@@ -248,10 +248,11 @@ def test_wrong_sha256_is_refused(tmp_path):
         gguf.fetch_smollm2(tmp_path)
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.data())
-def test_fuzzed_files_load_or_fail_clearly(tmp_path_factory, data):
-    folder = tmp_path_factory.mktemp("fuzz")
+def fuzz_one(tmp_path_factory, data):
+    """Mutate a few bytes of a valid file (and maybe cut it): load_gguf gives a model or a
+    ValueError (GGUFError, or the tokenizer's / config's clear error), nothing else."""
+    folder = tmp_path_factory.getbasetemp() / "fuzz"
+    folder.mkdir(exist_ok=True)
     cfg = ModelConfig(dim=32, n_layers=1, n_heads=2, n_kv_heads=1, vocab_size=256, max_seq_len=16)
     path = folder / "good.gguf"
     if not path.exists():
@@ -266,8 +267,21 @@ def test_fuzzed_files_load_or_fail_clearly(tmp_path_factory, data):
     bad.write_bytes(bytes(raw))
     try:
         load_gguf(bad)
-    except ValueError:                  # GGUFError, or the tokenizer's / config's clear ValueError
+    except ValueError:
         pass
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_fuzzed_files_load_or_fail_clearly(tmp_path_factory, data):
+    fuzz_one(tmp_path_factory, data)
+
+
+@pytest.mark.slow
+@settings(max_examples=2000, deadline=None)
+@given(st.data())
+def test_fuzzed_files_load_or_fail_clearly_2000(tmp_path_factory, data):
+    fuzz_one(tmp_path_factory, data)
 
 
 # ---------------------------------------------------------------------------- the smollm split

@@ -138,6 +138,16 @@ class Chat:
         return text, len(new), seconds
 
 
+def warm_up():
+    """Compile (or load from Numba's cache) the one-token step on a tiny model of the same dtype,
+    so the first reply's tokens/s is not the compiler's."""
+    from tinyllm.model import ModelConfig, Transformer
+    with no_grad():
+        decoder = Decoder(Transformer(ModelConfig.preset("tiny")))
+        decoder.prefill([1, 2])
+        decoder.step(3)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m tinyllm chat",
@@ -162,6 +172,7 @@ def main(argv=None):
         model, tokenizer = load_gguf(path, max_seq_len=args.context)
         template = read_gguf(path).metadata.get("tokenizer.chat_template")
         chat = Chat(model, tokenizer, template, args.system)
+        warm_up()
         print(f"loaded {path} in {time.perf_counter() - t0:.1f} s ({model.num_params() / 1e6:.0f}M "
               f"parameters, float32). /reset starts over, Ctrl-D quits.", file=sys.stderr)
     except (ValueError, OSError, RuntimeError) as e:
