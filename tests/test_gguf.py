@@ -334,3 +334,20 @@ def test_smollm2_chat_two_turns():
     got = chat.decoder.feed(chat.pending)
     assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
     assert tok.decode(chat.ids).startswith("<|im_start|>system\nYou are a helpful AI assistant")
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("llama.embedding_length", 2 ** 30, "shape"),           # a huge model: refused before it is built
+    ("llama.vocab_size", 10 ** 9, "shape"),
+    ("llama.block_count", 2 ** 30, "only .* tensors"),
+    ("llama.feed_forward_length", 1.5, "not a positive integer"),
+    ("llama.attention.head_count", 0, "not a positive integer"),
+    ("llama.rope.freq_base", -1.0, "not a positive number"),
+    ("llama.attention.layer_norm_rms_epsilon", float("nan"), "not a positive number"),
+])
+def test_lying_metadata_is_refused_before_allocating(tmp_path, good_file, key, value, message):
+    f = read_gguf(good_file)
+    meta = dict(f.metadata, **{key: value})
+    write_gguf(tmp_path / "m.gguf", meta, {n: (f.array(n), F32) for n in f.tensors})
+    with pytest.raises(GGUFError, match=message):
+        load_gguf(tmp_path / "m.gguf")

@@ -249,6 +249,8 @@ def main(argv=None):
             raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
         if args.gguf:
             from tinyllm.gguf import load_gguf
+            if args.tokenizer:
+                raise ValueError("--tokenizer goes with --ckpt; a GGUF file carries its own")
             model, tokenizer = load_gguf(args.gguf)
         else:
             model, tokenizer = load_for_generation(args.ckpt, args.tokenizer)

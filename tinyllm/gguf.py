@@ -391,15 +391,23 @@ def config_from_metadata(meta, source, max_seq_len=None):
     def need(key):
         if f"llama.{key}" not in meta:
             raise GGUFError(f"{source}: metadata lacks llama.{key}")
-        return meta[f"llama.{key}"]
+        value = meta[f"llama.{key}"]
+        if type(value) is not int or not 0 < value < 2 ** 31:
+            raise GGUFError(f"{source}: llama.{key} is {value!r}, not a positive integer")
+        return value
 
+    for key in ("llama.rope.freq_base", "llama.attention.layer_norm_rms_epsilon"):
+        value = meta.get(key, 1.0)
+        if not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+            raise GGUFError(f"{source}: {key} is {value!r}, not a positive number")
     dim, n_heads = need("embedding_length"), need("attention.head_count")
     context = need("context_length")
     try:
         return ModelConfig(
             dim=dim, n_layers=need("block_count"), n_heads=n_heads,
-            n_kv_heads=meta.get("llama.attention.head_count_kv", n_heads),
-            vocab_size=meta.get("llama.vocab_size") or len(meta.get("tokenizer.ggml.tokens", ())),
+            n_kv_heads=need("attention.head_count_kv") if "llama.attention.head_count_kv" in meta else n_heads,
+            vocab_size=need("vocab_size") if "llama.vocab_size" in meta
+            else len(meta.get("tokenizer.ggml.tokens", ())),
             hidden_dim=need("feed_forward_length"),
             max_seq_len=min(context, max_seq_len) if max_seq_len else context,
             norm_eps=_decimal(meta.get("llama.attention.layer_norm_rms_epsilon", 1e-5)),
@@ -407,6 +415,22 @@ def config_from_metadata(meta, source, max_seq_len=None):
             tie_embeddings=True)          # decided by whether output.weight exists (load_gguf)
     except (TypeError, ValueError) as e:
         raise GGUFError(f"{source}: the llama.* metadata does not describe a valid model: {e}") from None
+
+
+def parameter_shapes(cfg):
+    """{GGUF tensor name: NumPy shape} of a Llama with this config (what model.py builds)."""
+    D, F, V, hd = cfg.dim, cfg.ffn_dim, cfg.vocab_size, cfg.head_dim
+    shapes = {"token_embd.weight": (V, D), "output_norm.weight": (D,)}
+    if not cfg.tie_embeddings:
+        shapes["output.weight"] = (V, D)
+    for i in range(cfg.n_layers):
+        shapes.update({f"blk.{i}.attn_norm.weight": (D,), f"blk.{i}.attn_q.weight": (cfg.n_heads * hd, D),
+                       f"blk.{i}.attn_k.weight": (cfg.n_kv_heads * hd, D),
+                       f"blk.{i}.attn_v.weight": (cfg.n_kv_heads * hd, D),
+                       f"blk.{i}.attn_output.weight": (D, cfg.n_heads * hd), f"blk.{i}.ffn_norm.weight": (D,),
+                       f"blk.{i}.ffn_gate.weight": (F, D), f"blk.{i}.ffn_up.weight": (F, D),
+                       f"blk.{i}.ffn_down.weight": (D, F)})
+    return shapes
 
 
 def _decimal(x):
@@ -423,17 +447,20 @@ def load_gguf(path, max_seq_len=2048, dtype=np.float32):
     f = read_gguf(path)
     cfg = config_from_metadata(f.metadata, path, max_seq_len)
     cfg = replace(cfg, tie_embeddings="output.weight" not in f.tensors)
-    model = Transformer(cfg, dtype=dtype, init=False)
-    wanted = {name: p for name, p in model.named_parameters()}
-    missing = [gguf_name(n) for n in wanted if gguf_name(n) not in f.tensors]
+    if cfg.n_layers > len(f.tensors):
+        raise GGUFError(f"{path}: the metadata says {cfg.n_layers} layers, but the file holds only "
+                        f"{len(f.tensors)} tensors")
+    wanted = parameter_shapes(cfg)                 # checked before anything is allocated
+    missing = [n for n in wanted if n not in f.tensors]
     if missing:
         raise GGUFError(f"{path}: missing tensors {missing[:5]}{'...' if len(missing) > 5 else ''}")
-    for name, p in wanted.items():
-        info = f.tensors[gguf_name(name)]
-        if info.shape != p.shape:
-            raise GGUFError(f"{path}: tensor {info.name!r} has shape {info.shape}, the config "
-                            f"from the metadata needs {p.shape}")
-        p.data[...] = f.array(info.name)
+    for name, shape in wanted.items():
+        if f.tensors[name].shape != shape:
+            raise GGUFError(f"{path}: tensor {name!r} has shape {f.tensors[name].shape}, the config "
+                            f"from the metadata needs {shape}")
+    model = Transformer(cfg, dtype=dtype, init=False)
+    for name, p in model.named_parameters():
+        p.data[...] = f.array(gguf_name(name))
     tokenizer = Tokenizer.from_gguf_metadata(f.metadata, source=path)
     return model, tokenizer
 

@@ -22,6 +22,14 @@ decode), merging the pair (a, b) into z everywhere in a chunk is
 right without overlap, as BPE does; and a pair is a 2-character string that
 sorts exactly like the tuple (a, b).
 
+A tokenizer read from another program's file (GGUF, tinyllm/gguf.py) keeps that file's ids:
+there the single bytes and merged tokens sit wherever the file put them, so encoding first maps
+each byte to its id (a str.translate table) and each merge records the id it makes
+(Tokenizer.from_vocab). A byte the file's vocabulary lacks is refused, never dropped.
+
+The split pattern cannot lose text: a tokenizer is built only if its pattern's chunks of a probe
+text join back to it (check_pattern), and encode checks that the chunks cover the whole text.
+
 Lone surrogates (e.g. "\\ud800", which Python strs may hold but UTF-8 cannot)
 are not text: encode and train raise ValueError on them.
 
