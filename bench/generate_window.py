@@ -21,8 +21,6 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _threads  # noqa: E402
-_threads.use("generate")  # thread settings, before NumPy and Numba load
 
 import numpy as np  # noqa: E402
 
@@ -51,8 +49,8 @@ def main():
     full = Transformer(dataclasses.replace(windowed.cfg, sliding_window=None), dtype=windowed.dtype)
     full.load_state_dict(windowed.state_dict())
     print(f"{args.ckpt or 'shakespeare preset, random weights'}: window {windowed.cfg.sliding_window} vs full, "
-          f"{args.tokens} new tokens, {args.rounds} alternating rounds, Numba threads "
-          f"{os.environ['NUMBA_NUM_THREADS']}, load average {os.getloadavg()[0]:.2f} at start")
+          f"{args.tokens} new tokens, {args.rounds} alternating rounds, "
+          f"load average {os.getloadavg()[0]:.2f} at start")
     for m in (windowed, full):
         G.generate(m, [0], 8)                                         # JIT, caches
     speeds = {"window": [], "full": []}

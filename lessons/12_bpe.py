@@ -33,7 +33,8 @@ from _common import FAST, REPO_DIR, pick, plt, save_figure, section
 
 from tinyllm import data
 from tinyllm.tokenizer import (GPT2_PATTERN, GPT4_PATTERN, Tokenizer, count_chunks, render_token,
-                               train_bpe, train_naive, visualise)
+                               train_bpe, train_naive)
+from tinyllm.tokenizer_cli import visualise
 
 
 def corpus():

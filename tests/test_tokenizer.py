@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinyllm.tokenizer import (ENDOFTEXT, GPT2_PATTERN, GPT4_PATTERN, Tokenizer, count_chunks,
-                               main, render_token, train_bpe, train_naive, visualise)
+                               render_token, train_bpe, train_naive)
+from tinyllm.tokenizer_cli import main, visualise
 
 CORPUS = (
     "First Citizen:\nBefore we proceed any further, hear me speak.\n\n"
@@ -317,3 +318,30 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     empty.write_text("")
     assert main(["train", "--text", str(empty), "--vocab-size", "300", "--out", str(bad)]) == 1
     assert "empty" in capsys.readouterr().err
+
+
+# -- split patterns that would lose text ---------------------------------------
+
+@pytest.mark.parametrize("pattern", [r"\w+", "", r"\S+", r"[a-z]+|\s"])
+def test_a_pattern_that_drops_text_is_refused_on_load(tok, tmp_path, pattern):
+    path = corrupt(tmp_path, tok, lambda o: o.update(pattern=pattern))
+    with pytest.raises(ValueError, match=f"{path}: the split pattern .* drops text"):
+        Tokenizer.load(path)
+    with pytest.raises(ValueError, match="drops text"):
+        Tokenizer([], pattern)
+
+
+def test_encode_refuses_a_pattern_that_drops_characters_the_probe_lacks():
+    t = Tokenizer([], r"[^\x07]+")          # passes the probe (no BEL in it), drops BEL
+    assert t.decode(t.encode("a b")) == "a b"
+    with pytest.raises(ValueError, match="dropped characters"):
+        t.encode("a\x07b")
+
+
+def test_tokenizer_cli_still_works(tok, tmp_path, capsys):
+    from tinyllm.__main__ import main as tinyllm_main
+    path = tmp_path / "t.json"
+    tok.save(path)
+    assert tinyllm_main(["tokenizer", "encode", "--tokenizer", str(path), "hello"]) == 0
+    ids = [int(i) for i in capsys.readouterr().out.split()]
+    assert tok.decode(ids) == "hello"

@@ -4,6 +4,7 @@
     generate   sample text from a checkpoint
     export     write a checkpoint as a Hugging Face or llama2.c model
     tokenizer  train / use / inspect a BPE tokenizer
+    chat       chat with SmolLM2-135M-Instruct (or another GGUF model)
 """
 import sys
 
@@ -20,8 +21,10 @@ def main(argv=None):
         from tinyllm.generate import main as run
     elif command == "export":
         from tinyllm.export import main as run
+    elif command == "chat":
+        from tinyllm.chat import main as run
     elif command == "tokenizer":
-        from tinyllm.tokenizer import main as run
+        from tinyllm.tokenizer_cli import main as run
     else:
         print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
         return 2

@@ -207,6 +207,15 @@ class Decoder:
         ids = np.asarray(ids).reshape(1, -1)
         return self.model(ids, cache=self.cache).data[0, -1]                    # (V,)
 
+    def feed(self, ids):
+        """Logits (V,) after feeding ids from the current position on, keeping what the cache
+        holds (a chat's new turn). One step per token."""
+        if not len(ids):
+            raise ValueError("feed needs at least one token")
+        for token in ids:
+            logits = self.step(token)
+        return logits
+
     def step(self, token):
         """Logits (V,) after feeding `token` at the next position."""
         cfg, cache = self.cfg, self.cache

@@ -380,16 +380,15 @@ def load_llama2c(path, dtype=np.float32):
 def eot_id_from_meta(meta):
     """The <|endoftext|> id of the checkpoint's tokenizer, or None if the checkpoint has none.
 
-    meta["tokenizer"] is the text of the tokenizer's saved JSON file (see tinyllm/generate.py)."""
-    from tinyllm.tokenizer import ENDOFTEXT
+    meta["tokenizer"] is the text of the tokenizer's saved file (Tokenizer.loads reads it)."""
+    from tinyllm.tokenizer import Tokenizer
     text = meta.get("tokenizer")
     if text is None:
         return None
     try:
-        specials = json.loads(text)["special_tokens"]
-        return specials.get(ENDOFTEXT)
-    except (TypeError, KeyError, AttributeError, json.JSONDecodeError) as e:
-        raise ExportError(f"the checkpoint's tokenizer is corrupt ({type(e).__name__}: {e})") from None
+        return Tokenizer.loads(text, source="the checkpoint's tokenizer").eot_id
+    except (TypeError, ValueError) as e:
+        raise ExportError(f"the checkpoint's tokenizer is corrupt ({e})") from None
 
 
 def main(argv=None):

@@ -117,12 +117,6 @@ class Utf8Stream:
         self.out.flush()
 
 
-def tokenizer_from_text(text):
-    """A Tokenizer from the text of its saved file (how checkpoints carry it in meta)."""
-    from tinyllm.tokenizer import Tokenizer
-    return Tokenizer.loads(text, source="the checkpoint's tokenizer")
-
-
 def load_for_generation(ckpt, tokenizer_path=None):
     """(model, tokenizer) from a checkpoint; the tokenizer is the one saved in it unless given."""
     from tinyllm.checkpoint import CheckpointError, load_model
@@ -131,7 +125,7 @@ def load_for_generation(ckpt, tokenizer_path=None):
     if tokenizer_path:
         tokenizer = Tokenizer.load(tokenizer_path)
     elif "tokenizer" in meta:
-        tokenizer = tokenizer_from_text(meta["tokenizer"])
+        tokenizer = Tokenizer.loads(meta["tokenizer"], source="the checkpoint's tokenizer")
     else:
         raise CheckpointError(f"{ckpt} holds no tokenizer; pass --tokenizer FILE")
     if tokenizer.vocab_size > model.cfg.vocab_size:
@@ -153,7 +147,9 @@ def encode_prompt(tokenizer, prompt):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tinyllm generate",
                                      description="Sample text from a checkpoint (streamed as it is drawn).")
-    parser.add_argument("--ckpt", required=True, help="checkpoint .npz written by train")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--ckpt", help="checkpoint .npz written by train")
+    source.add_argument("--gguf", help="a llama-architecture GGUF file (e.g. SmolLM2's, tinyllm/gguf.py)")
     parser.add_argument("--prompt", default="", help="text to continue (default: start of a document)")
     parser.add_argument("--max-new-tokens", type=int, default=200)
     parser.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (argmax)")
@@ -170,7 +166,13 @@ def main(argv=None):
         except ValueError as e:                                         # named as on the command line
             option = str(e).split()[0]
             raise ValueError(f"--{option.replace('_', '-')}{str(e)[len(option):]}") from None
-        model, tokenizer = load_for_generation(args.ckpt, args.tokenizer)
+        if args.gguf:
+            from tinyllm.gguf import load_gguf
+            if args.tokenizer:
+                raise ValueError("--tokenizer goes with --ckpt; a GGUF file carries its own")
+            model, tokenizer = load_gguf(args.gguf)
+        else:
+            model, tokenizer = load_for_generation(args.ckpt, args.tokenizer)
         prompt_ids = encode_prompt(tokenizer, args.prompt)
         windowed = model.cfg.sliding_window is not None
         check_prompt(prompt_ids, None if windowed else model.cfg.max_seq_len)   # before printing anything

@@ -312,6 +312,14 @@ class Block(Module):
         return h + self.feed_forward(self.ffn_norm(h))
 
 
+class _NoInit:
+    """Stands in for the random generator when every weight is about to be loaded from a file
+    (tinyllm/gguf.py): zeros, which cost nothing to draw."""
+
+    def standard_normal(self, shape):
+        return np.zeros(shape, dtype=np.float32)
+
+
 class Transformer(Module):
     """The whole Llama: model(tokens) → logits (B, T, V); model(tokens, targets) → (logits, loss).
 
@@ -319,9 +327,9 @@ class Transformer(Module):
     the cache (cache.pos on), stores their keys and values, and moves cache.pos on by T: a
     prompt in one call, then one token per call (see tinyllm/kv_cache.py, tinyllm/decode.py)."""
 
-    def __init__(self, cfg, seed=0, dtype=np.float32):
+    def __init__(self, cfg, seed=0, dtype=np.float32, init=True):
         self.cfg = cfg
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed) if init else _NoInit()   # init=False: weights to be loaded
         self.tok_embeddings = Embedding(cfg.vocab_size, cfg.dim, rng, dtype=dtype)
         self.layers = [Block(cfg, rng, dtype) for _ in range(cfg.n_layers)]
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps, dtype)

@@ -22,6 +22,14 @@ decode), merging the pair (a, b) into z everywhere in a chunk is
 right without overlap, as BPE does; and a pair is a 2-character string that
 sorts exactly like the tuple (a, b).
 
+A tokenizer read from another program's file (GGUF, tinyllm/gguf.py) keeps that file's ids:
+there the single bytes and merged tokens sit wherever the file put them, so encoding first maps
+each byte to its id (a str.translate table) and each merge records the id it makes
+(Tokenizer.from_vocab). A byte the file's vocabulary lacks is refused, never dropped.
+
+The split pattern cannot lose text: a tokenizer is built only if its pattern's chunks of a probe
+text join back to it (check_pattern), and encode checks that the chunks cover the whole text.
+
 Lone surrogates (e.g. "\\ud800", which Python strs may hold but UTF-8 cannot)
 are not text: encode and train raise ValueError on them.
 
@@ -30,13 +38,10 @@ Use:
     ids = tok.encode(text, allowed_special="all")  # list of ints
     tok.decode(ids) == text
     tok.save("tok.json"); tok.save_vocab("tok.vocab")
-    python -m tinyllm tokenizer train|encode|decode|show --help
+    python -m tinyllm tokenizer train|encode|decode|show --help   (tinyllm/tokenizer_cli.py)
 """
-import argparse
 import heapq
 import json
-import sys
-import time
 import unicodedata
 from collections import Counter, defaultdict
 from itertools import chain, repeat
@@ -47,11 +52,21 @@ import regex
 # The pre-split patterns of GPT-2 and GPT-4 (tiktoken's "gpt2" and "cl100k_base").
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 GPT4_PATTERN = r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+"""
+# SmolLM2's (Hugging Face: Digits(individual_digits) then ByteLevel's GPT-2 split): every digit is
+# a chunk of its own, and GPT-2's pattern runs on the text between digits. In one regex: a digit
+# alone first, and a whitespace run may end where a digit starts, as it would at the end of a piece.
+SMOLLM_PATTERN = r"""\p{N}|'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?[^\s\p{L}\p{N}]+|\s+(?![^\s\p{N}])|\s+"""
 PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN}
+# llama.cpp's names for pre-tokenizers (GGUF tokenizer.ggml.pre) whose split we know
+GGUF_PRE_PATTERNS = {"smollm": SMOLLM_PATTERN, "gpt-2": GPT2_PATTERN, "gpt2": GPT2_PATTERN}
+# A probe for split patterns: the chunks must give back every character of it
+PATTERN_PROBE = ("Hello, world! It's 2024-12-01: 3.14 naïve CAFÉ's — 東京 Ünïcödé 🙂👍🏽 x=1;  y\n\n"
+                 "\t  tabs\r\n   spaces   \u00a0nbsp don't\u2028 ¹²³ Ⅻ ٣ 'LL 've\n ")
 ENDOFTEXT = "<|endoftext|>"
 FORMAT = "tinyllm-bpe"
 VERSION = 1
 INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # Unicode categories render_token escapes
+NO_TOKEN = 0x10FFFF  # stands for a byte that has no token in a file's vocabulary
 CACHE_SIZE = 200_000  # chunks remembered by encode before the cache is emptied
 
 
@@ -63,6 +78,38 @@ def _utf8(text):
         context = text[max(0, e.start - 20): e.start + 20]
         raise ValueError(f"text contains a lone surrogate {text[e.start]!r} (in {context!r}); "
                          f"it is not valid Unicode and has no UTF-8 bytes") from None
+
+
+def check_pattern(pattern, source="the tokenizer"):
+    """The compiled split regex, if it compiles and never drops text: its chunks of a probe text
+    (letters, digits, punctuation, whitespace runs, newlines, non-ASCII, emoji) join to that text.
+    Otherwise ValueError naming the source and the pattern."""
+    if not isinstance(pattern, str):
+        raise ValueError(f"{source}: 'pattern' must be a string, got {type(pattern).__name__}")
+    try:
+        splitter = regex.compile(pattern)
+    except regex.error as e:
+        raise ValueError(f"{source}: the split pattern {pattern!r} is not a valid regex: {e}") from None
+    chunks = splitter.findall(PATTERN_PROBE)
+    if not all(isinstance(c, str) for c in chunks) or "".join(chunks) != PATTERN_PROBE:
+        raise ValueError(f"{source}: the split pattern {pattern!r} drops text (its chunks of a probe "
+                         f"text do not join back to it); a pattern must match every character")
+    return splitter
+
+
+def bytes_to_unicode():
+    """GPT-2's printable stand-ins for the 256 bytes, {byte: character}: printable Latin-1 bytes
+    stand for themselves, the rest (space, controls, ...) are shifted to U+0100 onwards (space →
+    'Ġ', newline → 'Ċ'). Byte-level vocabularies in GGUF and tokenizer.json are spelled in them."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table, n = {}, 0
+    for b in range(256):
+        if b in keep:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + n)
+            n += 1
+    return table
 
 
 def _special_splitter(specials):
@@ -188,22 +235,107 @@ def train_bpe(chunk_counts, num_merges):
 class Tokenizer:
     """A trained byte-level BPE: merges, a pre-split pattern, special tokens."""
 
-    def __init__(self, merges, pattern=GPT4_PATTERN, special_tokens=()):
+    def __init__(self, merges, pattern=GPT4_PATTERN, special_tokens=(), source="the tokenizer"):
         self.merges = [tuple(m) for m in merges]
-        self.pattern = pattern
-        self._splitter = regex.compile(pattern)
         special_tokens = list(special_tokens)
         if len(set(special_tokens)) != len(special_tokens) or "" in special_tokens:
             raise ValueError(f"special tokens must be distinct non-empty strings: {special_tokens}")
         n = 256 + len(self.merges)
-        self.special_tokens = {s: n + i for i, s in enumerate(special_tokens)}
-        self.vocab = [bytes([i]) for i in range(256)]  # id -> bytes
+        vocab = [bytes([i]) for i in range(256)]  # id -> bytes
         for a, b in self.merges:
-            self.vocab.append(self.vocab[a] + self.vocab[b])
-        self.vocab += [s.encode("utf-8") for s in self.special_tokens]
+            vocab.append(vocab[a] + vocab[b])
+        vocab += [s.encode("utf-8") for s in special_tokens]
+        results = range(256, n)                   # merge k makes token 256 + k
+        self._setup(vocab, None, results, pattern, {s: n + i for i, s in enumerate(special_tokens)},
+                    source)
+
+    def _setup(self, vocab, byte_ids, results, pattern, special_tokens, source):
+        """vocab: id -> bytes; byte_ids: the id of each byte value (None: byte b is id b);
+        results[k]: the id merge k makes; special_tokens {text: id}."""
+        self.pattern = pattern
+        self._splitter = check_pattern(pattern, source)
+        self.vocab = vocab
+        self.special_tokens = dict(special_tokens)
+        self._byte_chars = None if byte_ids is None else {b: chr(i) for b, i in enumerate(byte_ids)}
         self._pair_of_rank = [chr(a) + chr(b) for a, b in self.merges]
-        self._rank = {pair: k for k, pair in enumerate(self._pair_of_rank)}
+        self._result_of_rank = [chr(z) for z in results]
+        self._rank = {}
+        for k, pair in enumerate(self._pair_of_rank):
+            self._rank.setdefault(pair, k)        # a pair listed twice keeps its first rank
         self._cache = {}
+
+    @classmethod
+    def from_vocab(cls, tokens, merges, pattern, special_tokens, source="the tokenizer"):
+        """A byte-level BPE whose ids are a file's own (GGUF, tokenizer.json): tokens[i] is the
+        bytes of id i, merges a list of (bytes, bytes) pairs by rank (each pair's concatenation
+        must be a token), special_tokens {text: id}. The 256 single bytes must all be tokens."""
+        tok = cls.__new__(cls)
+        id_of = {t: i for i, t in enumerate(tokens) if i not in set(special_tokens.values())}
+        # A byte the vocabulary lacks (SmolLM2 has no token for 8 control bytes) cannot be
+        # encoded; Hugging Face and llama.cpp drop it silently, we refuse the text (_encode_chunk).
+        byte_ids = [id_of.get(bytes([b]), NO_TOKEN) for b in range(256)]
+        pairs, results = [], []
+        for k, (a, b) in enumerate(merges):
+            if a not in id_of or b not in id_of or a + b not in id_of:
+                raise ValueError(f"{source}: merge {k} ({a!r}, {b!r}) uses or makes a token that is "
+                                 f"not in the vocabulary")
+            pairs.append((id_of[a], id_of[b]))
+            results.append(id_of[a + b])
+        tok.merges = pairs
+        tok._setup(list(tokens), byte_ids, results, pattern,
+                   special_tokens, source)
+        return tok
+
+    @classmethod
+    def from_gguf_metadata(cls, meta, source="the GGUF file"):
+        """The tokenizer a GGUF's metadata describes (tokenizer.ggml.*): a byte-level BPE ('gpt2')
+        with its tokens spelled in GPT-2's byte characters, its merges as "a b" strings, control
+        tokens (type 3) as special tokens, and the split pattern of its pre-tokenizer."""
+        model = meta.get("tokenizer.ggml.model")
+        if model != "gpt2":
+            raise ValueError(f"{source}: tokenizer model {model!r} is not supported (only the "
+                             f"byte-level BPE 'gpt2')")
+        tokens, merges = meta.get("tokenizer.ggml.tokens"), meta.get("tokenizer.ggml.merges")
+        types = meta.get("tokenizer.ggml.token_type") or [1] * len(tokens or ())
+        if not isinstance(tokens, list) or not isinstance(merges, list) or len(types) != len(tokens):
+            raise ValueError(f"{source}: tokenizer.ggml.tokens / merges / token_type are missing or "
+                             f"do not agree")
+        pattern = meta.get("tinyllm.tokenizer.pattern")
+        if pattern is None:
+            pre = meta.get("tokenizer.ggml.pre", "default")
+            if pre not in GGUF_PRE_PATTERNS:
+                raise ValueError(f"{source}: pre-tokenizer {pre!r} is unknown here (known: "
+                                 f"{sorted(GGUF_PRE_PATTERNS)})")
+            pattern = GGUF_PRE_PATTERNS[pre]
+        byte_of = {c: b for b, c in bytes_to_unicode().items()}
+        specials = {t: i for i, (t, kind) in enumerate(zip(tokens, types)) if kind == 3}
+
+        def to_bytes(t):
+            if all(c in byte_of for c in t):
+                return bytes(map(byte_of.__getitem__, t))
+            return t.encode("utf-8")
+        vocab = [t.encode("utf-8") if i in specials.values() else to_bytes(t)
+                 for i, t in enumerate(tokens)]
+        pairs = []
+        for k, m in enumerate(merges):
+            parts = m.split(" ")
+            if len(parts) != 2:
+                raise ValueError(f"{source}: merge {k} {m!r} is not two tokens separated by a space")
+            pairs.append((to_bytes(parts[0]), to_bytes(parts[1])))
+        return cls.from_vocab(vocab, pairs, pattern, specials, source)
+
+    def gguf_metadata(self):
+        """tokenizer.ggml.* keys describing this tokenizer (GPT-2 byte spelling), for save_gguf."""
+        spell = bytes_to_unicode()
+        text = lambda b: "".join(spell[x] for x in b)                        # noqa: E731
+        special_ids = set(self.special_tokens.values())
+        tokens = [self.vocab[i].decode("utf-8") if i in special_ids else text(self.vocab[i])
+                  for i in range(len(self.vocab))]
+        merges = [f"{tokens[a]} {tokens[b]}" for a, b in self.merges]
+        return {"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "default",
+                "tinyllm.tokenizer.pattern": self.pattern, "tokenizer.ggml.tokens": tokens,
+                "tokenizer.ggml.token_type": [3 if i in special_ids else 1 for i in range(len(tokens))],
+                "tokenizer.ggml.merges": merges}
 
     @classmethod
     def train(cls, text, vocab_size, pattern=GPT4_PATTERN, special_tokens=(ENDOFTEXT,)):
@@ -231,17 +363,28 @@ class Tokenizer:
     def _encode_chunk(self, chunk):
         """BPE one pre-split chunk: merge the lowest-rank pair until none is left."""
         s = _utf8(chunk).decode("latin-1")
+        if self._byte_chars is not None:
+            s = s.translate(self._byte_chars)  # byte b -> chr(the vocabulary's id of b)
         rank_of, pair_of, no_rank = self._rank.get, self._pair_of_rank, len(self.merges)
+        result_of = self._result_of_rank
         while len(s) > 1:
             r = min(map(rank_of, map(add, s, s[1:]), repeat(no_rank)))  # all in C
             if r == no_rank:
                 break  # no adjacent pair is a merge
-            s = s.replace(pair_of[r], chr(256 + r))
+            s = s.replace(pair_of[r], result_of[r])
+        if self._byte_chars is not None and chr(NO_TOKEN) in s:
+            bad = next(c for c in chunk if chr(NO_TOKEN) in _utf8(c).decode("latin-1").translate(
+                self._byte_chars))
+            raise ValueError(f"the text contains {bad!r}, which this tokenizer's vocabulary has no "
+                             f"token for (it would be lost); remove it from the text")
         return [ord(c) for c in s]
 
     def encode_ordinary(self, text):
         """Encode text, treating special-token strings as ordinary text."""
         chunks = self._splitter.findall(text)
+        if sum(map(len, chunks)) != len(text):  # matches never overlap: equal lengths = all covered
+            raise ValueError(f"the split pattern {self.pattern!r} dropped characters of the text; "
+                             f"the tokenizer would lose them")
         cache = self._cache  # chunk -> ids; a text has far fewer distinct chunks than chunks
         if len(cache) > CACHE_SIZE:
             cache.clear()
@@ -310,6 +453,9 @@ class Tokenizer:
 
     def dumps(self):
         """The tokenizer as JSON text, one merge per line; no pickle."""
+        if self._byte_chars is not None:
+            raise ValueError("this tokenizer keeps a file's own ids (from GGUF); save it with "
+                             "tinyllm.gguf.save_gguf, not as a tinyllm-bpe file")
         header = {"format": FORMAT, "version": VERSION, "pattern": self.pattern,
                   "special_tokens": self.special_tokens}
         lines = [json.dumps(header, ensure_ascii=False)[:-1] + ', "merges": [']
@@ -341,12 +487,7 @@ class Tokenizer:
         if obj.get("version") != VERSION:
             raise ValueError(f"{source}: unsupported version {obj.get('version')!r}, expected {VERSION}")
         pattern, merges, specials = obj.get("pattern"), obj.get("merges"), obj.get("special_tokens")
-        if not isinstance(pattern, str):
-            raise ValueError(f"{source}: 'pattern' must be a string")
-        try:
-            regex.compile(pattern)
-        except regex.error as e:
-            raise ValueError(f"{source}: 'pattern' is not a valid regex: {e}") from None
+        check_pattern(pattern, source)
         if not isinstance(merges, list):
             raise ValueError(f"{source}: 'merges' must be a list")
         for k, m in enumerate(merges):
@@ -361,7 +502,7 @@ class Tokenizer:
         if specials != expected:
             raise ValueError(f"{source}: 'special_tokens' must map each special to the ids "
                              f"after the merges, in order: {expected}")
-        return cls(merges, pattern, list(specials))
+        return cls(merges, pattern, list(specials), source)
 
     def save_vocab(self, path):
         """Write a human-readable listing: id, token, and the merge that made it."""
@@ -390,74 +531,3 @@ def render_token(b):
     ambiguous: invisible characters, invalid UTF-8 bytes (\\xff) and
     backslashes (\\\\) are escaped."""
     return escape_invisible(b.replace(b"\\", b"\\\\").decode("utf-8", errors="backslashreplace"))
-
-
-def visualise(pieces, color=None):
-    """Show tokens (the (text, id) pieces of Tokenizer.pieces): alternating
-    ANSI background colours, or |-separated plain text when color is False
-    (default: colour only on a terminal). Invisible characters are escaped;
-    in colour a line break shows as \u21b5 and still breaks the line."""
-    if color is None:
-        color = sys.stdout.isatty()
-    if not color:
-        return "|" + "|".join(escape_invisible(t) for t, _ in pieces) + "|"
-    backgrounds = ("\x1b[48;5;153m", "\x1b[48;5;223m", "\x1b[48;5;157m", "\x1b[48;5;217m")
-    out = []
-    for k, (t, _) in enumerate(pieces):
-        shown = "\u21b5\n".join(escape_invisible(line) for line in t.split("\n"))
-        out.append(backgrounds[k % len(backgrounds)] + "\x1b[30m" + shown + "\x1b[0m")
-    return "".join(out)
-
-
-# -- command line ------------------------------------------------------------
-
-def main(argv):
-    """python -m tinyllm tokenizer train|encode|decode|show ..."""
-    parser = argparse.ArgumentParser(prog="python -m tinyllm tokenizer", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="train a tokenizer")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", help="a UTF-8 text file (its last 10%% of lines are held out)")
-    source.add_argument("--shakespeare", action="store_true", help="the Shakespeare corpus (train split)")
-    p.add_argument("--vocab-size", type=int, required=True)
-    p.add_argument("--pattern", choices=sorted(PATTERNS), default="gpt4", help="pre-split regex")
-    p.add_argument("--out", required=True, help="tokenizer file; a .vocab listing is written beside it")
-    for name, help_text in [("encode", "print the ids of TEXT"), ("show", "show TEXT's tokens")]:
-        p = sub.add_parser(name, help=help_text)
-        p.add_argument("--tokenizer", required=True)
-        p.add_argument("text")
-    p = sub.add_parser("decode", help="print the text of token ids")
-    p.add_argument("--tokenizer", required=True)
-    p.add_argument("ids", nargs="+", type=int)
-    args = parser.parse_args(argv)
-
-    try:
-        if args.command == "train":
-            from tinyllm import data
-            train_text, val_text = (data.load_shakespeare() if args.shakespeare
-                                    else data.load_text_file(args.text))
-            t0 = time.perf_counter()
-            tok = Tokenizer.train(train_text, args.vocab_size, PATTERNS[args.pattern])
-            seconds = time.perf_counter() - t0
-            tok.save(args.out)
-            vocab_path = (args.out[:-5] if args.out.endswith(".json") else args.out) + ".vocab"
-            tok.save_vocab(vocab_path)
-            print(f"trained vocab {tok.vocab_size} on {len(train_text.encode()):,} bytes "
-                  f"in {seconds:.2f} s -> {args.out}, {vocab_path}")
-            if val_text:
-                n = len(tok.encode(val_text, disallowed_special=()))
-                print(f"held-out text: {len(val_text.encode()) / n:.3f} bytes per token")
-            return 0
-        tok = Tokenizer.load(args.tokenizer)
-        if args.command == "encode":
-            print(" ".join(map(str, tok.encode(args.text, allowed_special="all"))))
-        elif args.command == "decode":
-            print(tok.decode(args.ids))
-        else:
-            pieces = tok.pieces(args.text)
-            print(visualise(pieces))
-            print(f"{len(pieces)} tokens: {[i for _, i in pieces]}")
-        return 0
-    except (ValueError, OSError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
