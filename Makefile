@@ -58,7 +58,7 @@ lessons: $(STAMP)
 	$(PYTHON) lessons/run.py
 
 exercise: $(STAMP)
-	$(PYTHON) lessons/exercise.py $(N)
+	$(PYTHON) lessons/exercise.py $(N) $(if $(HINT),--hint $(HINT))
 
 exercises-check: $(STAMP)
 	$(PYTHON) -m pytest -q tests/test_exercises.py

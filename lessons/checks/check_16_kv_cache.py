@@ -3,9 +3,25 @@ attention over the whole sequence (autograd/attention.py causal_attention_ref) a
 model's own cached path (tinyllm/model.py Attention._attend_with_cache)."""
 import numpy as np
 
-from _harness import CheckFailure, expect_close
+from _harness import CheckFailure, expect_close, no_delegating
 from autograd import Tensor, attention
 from tinyllm.model import ModelConfig, Transformer
+
+# while your functions run, these library pieces are traps (lessons/checks/_harness.py)
+TRAPS = [
+    'tinyllm.model.Attention._attend_with_cache',
+    'autograd.attention.causal_attention',
+    'autograd.attention.causal_attention_ref',
+    'autograd.functional.causal_attention',
+    'autograd.kernels.softmax',
+    'autograd.functional.softmax',
+]
+# make exercise N=16 HINT=1, 2, ...: a nudge first, the answer last
+HINTS = [
+    'Write the new keys and values into the cache at positions start_pos .. start_pos + T - 1, then attend over positions 0 .. start_pos + T - 1.',
+    'New token i sits at position start_pos + i and may see keys j ≤ start_pos + i: a (T, S) mask, which matters when T > 1.',
+    'visible = np.arange(S)[None, :] <= start_pos + np.arange(T)[:, None]; scores where not visible = -inf. See lessons/solutions/16_kv_cache.py.',
+]
 
 HINT_MASK = ("new token i sits at position start_pos + i: it may see keys 0 .. start_pos + i and no later one, "
              "so when T > 1 the new tokens need a causal mask among themselves (lessons/16_kv_cache.py, section 2)")
@@ -13,6 +29,7 @@ HINT_GQA = "query head h reads kv head h // (H // Hkv): repeat each cached kv he
 
 
 def check(impl):
+    impl = no_delegating(impl, TRAPS)
     rng = np.random.default_rng(16)
     B, H, Hkv, hd, max_len = 2, 4, 2, 8, 24
     total = 16
