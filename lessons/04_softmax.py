@@ -73,32 +73,40 @@ print(f"  a model that knows nothing (uniform p = 1/V) scores log V = {np.log(V)
 
 # ============================================================================================
 section("4. Softmax's backward: a Jacobian you never build")
-# y = softmax(x) over one row. dy_i/dx_j = y_i (δ_ij - y_j), so the Jacobian is
-#     J = diag(y) - y yᵀ       (V × V, symmetric)
-# and dL/dx = Jᵀ g = y ⊙ g - y (yᵀ g) = y ⊙ (g - Σ_k g_k y_k).
-# One dot product per row instead of a V×V matrix (V = 32000 for Llama 2: 4 GB per row in float32).
+# y = softmax(x) over one row, y_i = e^(x_i) / Σ_k e^(x_k). Differentiating the quotient:
+#     dy_i/dx_j = y_i (δ_ij - y_j),   so the Jacobian is   J = diag(y) - y yᵀ   (V × V, symmetric)
+# and dL/dx = Jᵀ g. Building J costs V² numbers per row (V = 32000 for Llama 2: 4 GB per row in
+# float32), so nobody does: multiply Jᵀ g out by hand. diag(y) g is elementwise; y yᵀ g is y times
+# one number per row. Finishing that is half of this lesson's exercise. Here J is built, for V = 5,
+# to have something to compare with:
 y = kernels.softmax_ref(rng.standard_normal(5))
 g = rng.standard_normal(5)
 J = np.diag(y) - np.outer(y, y)
 print(f"  J @ g                     = {np.array2string(J @ g, precision=5)}")
-print(f"  kernels.softmax_backward  = {np.array2string(kernels.softmax_backward(y, g), precision=5)}")
+print(f"  kernels.softmax_backward  = {np.array2string(kernels.softmax_backward(y, g), precision=5)}  (no J inside)")
 print(f"  every row of J sums to 0 ({np.abs(J.sum(axis=1)).max():.1e}): adding c to all logits changes nothing,"
       " so the gradient has zero sum")
 print("  gradcheck F.softmax:", gradcheck(F.softmax, Tensor(rng.standard_normal((3, 7)), requires_grad=True)))
 
 # ============================================================================================
-section("5. Cross-entropy's backward: softmax - onehot")
-# For one row, L = logsumexp(x) - x_t. d logsumexp / dx_j = exp(x_j - lse) = p_j, and
-# d x_t / dx_j = 1 if j = t. So dL/dx = p - onehot(t): raise the target's logit by how far its
-# probability is from 1, lower every other logit by its own probability. Over N rows of a mean
-# loss, each row's gradient is divided by N. kernels.cross_entropy_backward fuses all of it.
+section("5. Cross-entropy's backward: two terms")
+# For one row, L = logsumexp(x) - x_t (section 3). Differentiate the two terms separately:
+#     d x_t / dx_j      = 1 if j = t, else 0
+#     d logsumexp / dx_j = d/dx_j log Σ_k e^(x_k) = ?   (the chain rule through log, then exp:
+#                                                        you have seen the result in section 4)
+# and remember the loss is the MEAN over N rows. The result is the other half of the exercise,
+# and it is the most important gradient in the model: every training step starts with it.
+# Look at the numbers before you derive: the library's gradient for row 0, times N, next to
+# that row's probabilities and its target.
 fused.backward()
 p = kernels.softmax_ref(z.data)
-p[np.arange(N), targets] -= 1
-print(f"  (softmax - onehot) / N vs F.cross_entropy's gradient: max rel error {max_rel_error(z.grad, p / N):.1e}")
+print(f"  target of row 0: {targets[0]}")
+print(f"  N · dL/dlogits, row 0: {np.array2string(N * z.grad[0], precision=4)}")
+print(f"  softmax(row 0):        {np.array2string(p[0], precision=4)}")
+print(f"  each row of the gradient sums to {np.abs(z.grad.sum(axis=-1)).max():.1e}: why?")
 
 # As the target's logit grows, the loss and its gradient both fade: a confident right answer
-# stops pulling. A confident wrong one pulls with gradient close to -1.
+# stops pulling. A confident wrong one pulls hardest.
 others = rng.standard_normal(V - 1)
 sweep = np.linspace(-6, 10, 200)
 loss_curve, grad_curve = [], []
@@ -108,6 +116,7 @@ for v in sweep:
     loss.backward()
     loss_curve.append(loss.item())
     grad_curve.append(zz.grad[0, 0])
+# (Compare the curve with section 5's numbers: what is the gradient when p(target) → 1? → 0?)
 # The left panel is a reminder for sampling: dividing logits by a temperature < 1 sharpens the
 # distribution, > 1 flattens it.
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11.5, 4.2))
@@ -121,7 +130,7 @@ ax1.set_xlabel("logit x_i")
 ax1.set_ylabel("probability p_i")
 ax1.legend()
 ax2.plot(sweep, loss_curve, label="loss = -log p(target)")
-ax2.plot(sweep, grad_curve, label="dL / d logit(target) = p(target) - 1")
+ax2.plot(sweep, grad_curve, label="dL / d logit(target)")
 ax2.axhline(0, color="0.4", lw=0.8)
 ax2.set_title(f"cross-entropy as the target's logit varies (V = {V})")
 ax2.set_xlabel("logit of the target token (the other 9 fixed, ~N(0, 1))")

@@ -21,7 +21,7 @@ Sections
   7. What a trained model attends to (heatmaps)
 
 Run:       python lessons/09_attention.py          (TINYLLM_FAST=1 for a quick pass)
-Exercise:  python lessons/exercise.py 09           (write the attention backward, GQA included)
+Exercise:  python lessons/exercise.py 09           (write the attention forward and backward, GQA included)
 """
 import math
 
@@ -198,11 +198,16 @@ for name, (h, hkv, head_dim, layers) in {"Llama 2 7B (MHA)": (32, 32, 128, 32),
 section("6. The gradient, checked by finite differences")
 # Both versions above agree — but they could both be wrong. gradcheck (autograd/gradcheck.py)
 # asks the definition of the derivative instead, element by element, in float64.
-# The fused backward (autograd/attention.py `_attention_bwd`) recomputes the probabilities from the saved
-# log-sum-exp instead of storing the (T, T) matrix — the FlashAttention trick:
-#     P = exp(S - lse)   dV = Pᵀ dO   dP = dO Vᵀ   dS = P ⊙ (dP - rowsum(dO ⊙ O))
-#     dQ = dS K / √hd    dK = dSᵀ Q / √hd        (then dK, dV summed over each kv head's group)
-# That is the exercise of this lesson.
+# The backward is this lesson's exercise, and you already own every piece of it. Walk the forward
+# backwards, one line at a time, with dO = dL/dO given:
+#     O = P V          a batched matmul:           dP and dV from lesson 05's rule
+#     P = softmax(S)   row by row, masked rows too: dS from dP with lesson 04's softmax backward
+#     S = Q Kᵀ / √hd   a matmul again:             dQ and dK
+#     K, V repeated G times for the query heads:  the repeat's backward (section 5)
+# Masked entries have P = 0, so whatever dP is there, dS is 0: the mask needs no special case.
+# The fused kernel (autograd/attention.py `_attention_bwd`) recomputes P from the saved
+# log-sum-exp instead of storing the (T, T) matrix — the FlashAttention trick — and fuses the
+# rest; a plain NumPy version that recomputes P from Q and K is what the exercise asks for.
 small = [Tensor(rng.standard_normal(s), requires_grad=True) for s in ((1, 4, 5, 4), (1, 2, 5, 4), (1, 2, 5, 4))]
 res = gradcheck(F.causal_attention, *small)
 print(f"F.causal_attention (GQA, H=4, Hkv=2) vs finite differences: {res}")
