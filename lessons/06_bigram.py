@@ -88,6 +88,13 @@ with np.errstate(divide="ignore"):
 print(f"  uniform guess               {uniform:.3f} nats/char (= log V)")
 print(f"  unigram (letter frequency)  {unigram:.3f}")
 print(f"  bigram from counts          {best_bigram:.3f}  <- no bigram model can do better on the training text")
+# Two other ways to say the same number. Perplexity = e^loss: the model is as unsure as a fair
+# choice among that many characters (uniform: exactly V). Bits = loss / ln 2: the average code
+# length, per character, of a compressor built on the model (lesson 14 reports bits per BYTE,
+# which does not depend on the tokenizer).
+print(f"  as perplexity (e^loss): uniform {np.exp(uniform):.1f}, unigram {np.exp(unigram):.1f}, "
+      f"bigram {np.exp(best_bigram):.1f} characters; as bits/char: {uniform / np.log(2):.2f}, "
+      f"{unigram / np.log(2):.2f}, {best_bigram / np.log(2):.2f}")
 # The counted p(next | current) IS the minimiser of the training cross-entropy over all bigram
 # models, so the trained model below should approach it from above.
 

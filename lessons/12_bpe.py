@@ -1,7 +1,8 @@
 """Lesson 12 — The BPE tokenizer: from text to the ids a model reads.
 
 A model reads integers. The tokenizer decides which integers: one per byte would make sequences
-long (a context of 256 tokens would hold 256 characters); one per word cannot spell a word it
+long (a context of 256 tokens would hold 256 bytes: fewer characters still where a character
+takes several bytes, as é or — do); one per word cannot spell a word it
 has never seen. Byte-pair encoding (BPE; Sennrich et al. 2016, byte-level as in GPT-2) sits in
 between: start from the 256 bytes, then repeatedly give the most frequent *adjacent pair* of
 tokens a new id. Frequent words become one token, rare ones stay spelled out, and any text at
@@ -66,7 +67,8 @@ for s in ["hello", "héllo", "Ωμέγα", "👋"]:
 section("2. Pre-splitting")
 # Before BPE, a regex cuts the text into chunks: a word with its leading space, a run of digits,
 # punctuation, whitespace. Merges happen inside chunks only, so a token never spans "dog." and
-# the same word always gets the same tokens. GPT-4's pattern (the default here) also splits
+# the same chunk always gets the same tokens (the same word can still be split differently: " dog",
+# "dog" at a line start, and "Dog" are three different chunks). GPT-4's pattern (the default here) also splits
 # numbers into groups of at most 3 digits and keeps "'s", "'ll", ... apart.
 line = "ROMEO: I'll swear, by yonder blessed moon—12345 times!\n"
 print("GPT-2 pattern:", list(count_chunks(line, GPT2_PATTERN)))
@@ -119,9 +121,14 @@ for n in merge_counts:
     assert m_naive == m_fast, f"the trainers disagree at {n} merges"
     print(f"{n:4d} merges: naive {t_naive[-1]:7.3f} s, fast {t_fast[-1]:7.4f} s, same merges ✓")
 
+# The vocabulary: 256 byte tokens + big_n merges + 1 special token, <|endoftext|>. It is never
+# produced by encoding text: the trainer puts it between Shakespeare's works (tinyllm/train.py
+# load_corpus), so the model learns "a work ended here, the next one starts from nothing", and
+# generation stops when the model samples it. encode() refuses the literal string
+# "<|endoftext|>" in ordinary text unless told (allowed_special), so a user cannot inject it.
 big_n = pick(2048 - 257, 512 - 257)
 t0 = time.perf_counter()
-tok = Tokenizer.train(train_text if not FAST else train_text[:500_000], 256 + big_n + 1)
+tok = Tokenizer.train(train_text if not FAST else train_text[:500_000], 256 + big_n + 1)   # + 1: <|endoftext|>
 t_big = time.perf_counter() - t0
 print(f"fast trainer, the whole {'training text' if not FAST else '500 kB prefix'}, "
       f"vocab {tok.vocab_size}: {t_big:.1f} s")

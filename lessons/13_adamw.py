@@ -128,7 +128,7 @@ for name, got in (("kernels.adamw_step_ref", p_ref), ("kernels.adamw_step (Numba
     assert err < 1e-12
 
 # tinyllm's AdamW decays matrices only: RMSNorm gains (1-D) are scales that should stay near 1,
-# not be pulled to 0. (nanoGPT and torch_ref do the same.)
+# not be pulled to 0. (nanoGPT and most PyTorch training scripts do the same.)
 model = Transformer(ModelConfig.preset("tiny"))
 opt = AdamW(model.named_parameters())
 decayed = [n for n, p in model.named_parameters() if p.ndim >= 2]

@@ -103,8 +103,9 @@ section("3. RoPE, two ways")
 # with the same angle t·θ_j for pair j. Same maths, different memory layout. If we copied wq
 # as is, HF would rotate the wrong pairs together. Fix it once, in the weights: reorder the
 # OUTPUT rows of wq and wk inside each head so that what Meta had at 2j+c, HF finds at c·hd/2+j.
-# Then q_HF = P q_Meta for a fixed permutation P, RoPE commutes with it, and every score
-# q·k is unchanged (P is orthogonal). v, wo, the norms, the MLP need nothing.
+# Then q_HF = P q_Meta for a fixed permutation P, and the two RoPEs are related through it:
+# RoPE_HF(P q) = P RoPE_Meta(q) (the same rotation of the same pair, stored elsewhere). So every
+# score q·k is unchanged (P is orthogonal: Pq · Pk = q · k). v, wo, the norms, the MLP need nothing.
 def rope_half(x, pos, theta=10000.0):
     """Hugging Face's RoPE for x (T, hd): x·cos + rotate_half(x)·sin (the definition HF uses)."""
     hd = x.shape[-1]

@@ -37,8 +37,8 @@ HINT_STEP = ("forward (model(inputs, targets)), loss.backward(), clip_grad_norm(
 HINT_BATCH = ("draw all the starts with ONE call, rng.integers(0, len(tokens) - T, size=batch_size) (the last "
               "window, tokens[s : s + T + 1], must fit), then cut the windows as lm_batch does (section 1)")
 HINT_SAVE = ("np.savez into a temporary file in the same folder (tempfile.mkstemp(dir=...)), then "
-             "os.replace(tmp, path); on any error remove the temporary file and re-raise (section 6)")
-HINT_LOAD = "np.load(path, allow_pickle=False), and copy every array out of the archive (section 6)"
+             "os.replace(tmp, path); on any error remove the temporary file and re-raise (section 7)")
+HINT_LOAD = "np.load(path, allow_pickle=False), and copy every array out of the archive (section 7)"
 LRS = (3e-3, 5e-4, 2e-3)           # one per step; the optimizer's own default lr is 1e-2
 
 

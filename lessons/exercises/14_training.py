@@ -1,6 +1,6 @@
 """Exercise 14: language-model batches, the training step, and a checkpoint.
 
-Read lessons/14_training.py, sections 1, 3 and 6, then write the functions below.
+Read lessons/14_training.py, sections 1, 3 and 7, then write the functions below.
 Stuck?      make exercise N=14 HINT=1   (then HINT=2, ...)
 Check it:   python lessons/exercise.py 14
 The check compares your batches with the slicing tinyllm/train.py get_batch does, and runs
@@ -39,10 +39,10 @@ def train_step(model, opt, inputs, targets, lr, max_norm):
 def save_checkpoint(path, arrays):
     """Write {name: NumPy array} to path (an .npz file) so that a crash or error in the middle
     never destroys the checkpoint that was there before (atomic), and leaves no stray files."""
-    raise NotImplementedError("save_checkpoint: see lessons/14_training.py, section 6")
+    raise NotImplementedError("save_checkpoint: see lessons/14_training.py, section 7")
 
 
 def load_checkpoint(path):
     """{name: array} read back from save_checkpoint's file, WITHOUT unpickling anything: a
     checkpoint someone sends you must not be able to run code."""
-    raise NotImplementedError("load_checkpoint: see lessons/14_training.py, section 6")
+    raise NotImplementedError("load_checkpoint: see lessons/14_training.py, section 7")
