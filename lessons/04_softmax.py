@@ -24,6 +24,7 @@ Sections
 Run:       python lessons/04_softmax.py        (TINYLLM_FAST=1 for a quick pass)
 Exercise:  make exercise N=04                  (write softmax_backward, cross_entropy_backward)
 """
+# %%
 import numba
 import numpy as np
 
@@ -34,6 +35,7 @@ from autograd import Tensor, gradcheck, kernels
 
 rng = np.random.default_rng(0)
 
+# %%
 # ============================================================================================
 section("1. Naive softmax overflows; subtracting the max fixes it")
 # softmax(x)_i = exp(x_i) / Σ_j exp(x_j). exp(710) is already inf in float64 (exp(89) in float32).
@@ -49,6 +51,7 @@ with np.errstate(over="ignore", invalid="ignore"):
 print("  kernels.softmax_ref (shifts by the max):", kernels.softmax_ref(logits))
 print("  kernels.softmax (the Numba kernel):    ", kernels.softmax(logits))
 
+# %%
 # ============================================================================================
 section("2. log-sum-exp and log-softmax")
 # Cross-entropy needs log p. With a very unlikely token, p underflows to 0 and log p = -inf:
@@ -59,6 +62,7 @@ with np.errstate(divide="ignore"):
 # No probability is ever formed, so nothing underflows (functional.log_softmax does this).
 print("  F.log_softmax([0, 800]) =", F.log_softmax(Tensor(logits)).data)
 
+# %%
 # ============================================================================================
 section("3. Cross-entropy: -log p(target) = logsumexp - logit(target)")
 V, N = 10, 6
@@ -71,6 +75,7 @@ print(f"  a model that knows nothing (uniform p = 1/V) scores log V = {np.log(V)
       f" all-zero logits give {F.cross_entropy(Tensor(np.zeros((N, V))), targets).item():.4f}")
 # That log V is the loss at the start of every training run: a sanity check worth knowing.
 
+# %%
 # ============================================================================================
 section("4. Softmax's backward: a Jacobian you never build")
 # y = softmax(x) over one row, y_i = e^(x_i) / Σ_k e^(x_k). Differentiating the quotient:
@@ -88,6 +93,7 @@ print(f"  every row of J sums to 0 ({np.abs(J.sum(axis=1)).max():.1e}): adding c
       " so the gradient has zero sum")
 print("  gradcheck F.softmax:", gradcheck(F.softmax, Tensor(rng.standard_normal((3, 7)), requires_grad=True)))
 
+# %%
 # ============================================================================================
 section("5. Cross-entropy's backward: two terms")
 # For one row, L = logsumexp(x) - x_t (section 3). Differentiate the two terms separately:
@@ -138,6 +144,7 @@ ax2.set_ylabel("value")
 ax2.legend()
 save_figure(fig, "04_softmax_cross_entropy.png")
 
+# %%
 # ============================================================================================
 section("6. The Numba kernel vs the NumPy reference")
 # Two implementations of the same definition. What each one costs:
@@ -168,6 +175,7 @@ print(f"  accuracy vs float64: kernel max rel error {max_rel_error(kernels.softm
 # log-sum-exp (one number per row) instead of keeping the (N, V) probabilities alive, which for
 # the default model's batch (4096 x 2048 float32) is 32 MB per step.
 
+# %%
 # ============================================================================================
 section("7. Your turn: softmax_backward and cross_entropy_backward")
 # lessons/exercises/04_softmax.py asks for, in NumPy:

@@ -26,6 +26,7 @@ Run:       python lessons/07_rmsnorm.py          (TINYLLM_FAST=1 for a quick pas
 Exercise:  make exercise N=07                    (write rms_norm_forward, the Numba
                                                   rms_norm_forward_numba, rms_norm_backward)
 """
+# %%
 import numba
 import numpy as np
 
@@ -37,6 +38,7 @@ from tinyllm.model import RMSNorm
 
 rng = np.random.default_rng(0)
 
+# %%
 # ============================================================================================
 section("1. What it does: every row comes out with RMS 1 (times w)")
 # Rows of very different sizes, as the residual stream of a deep network produces them.
@@ -55,6 +57,7 @@ tiny = Tensor(np.full((1, D), 1e-3))
 print(f"  a row of 1e-3's: RMS out {np.sqrt((norm(tiny).data ** 2).mean()):.4f} "
       f"(not 1: mean(x²) = 1e-6 is small next to eps = 1e-5)")
 
+# %%
 # ============================================================================================
 section("2. The same thing from primitive ops")
 # Composed from the engine's elementary ops, autograd needs no new backward at all:
@@ -78,6 +81,7 @@ fused.backward()
 print(f"  gradients, fused vs composed: max rel error dx {max_rel_error(xt.grad, gx_composed):.1e}, "
       f"dw {max_rel_error(wt.grad, gw_composed):.1e}")
 
+# %%
 # ============================================================================================
 section("3. The backward, derived (up to the last step, which is yours)")
 # One row x (D,), with r = (mean(x²) + eps)^(-1/2) and x̂ = x·r, y = x̂ ⊙ w. Given g = dL/dy:
@@ -103,6 +107,7 @@ result = gradcheck(lambda a, b: F.rms_norm(a, b, 1e-5), x64, w64)
 print(f"  gradcheck of F.rms_norm (float64): {result}")
 # Your turn: write it in lessons/exercises/07_rmsnorm.py and run `make exercise N=07`.
 
+# %%
 # ============================================================================================
 section("4. A consequence: the gradient is orthogonal to x")
 # RMSNorm(αx) = RMSNorm(x) for any α > 0 (when eps is negligible): scaling a row changes
@@ -117,6 +122,7 @@ cosines = (gx * xb).sum(-1) / (np.linalg.norm(gx, axis=-1) * np.linalg.norm(xb, 
 print(f"  cos(angle between dL/dx and x), per row: {np.array2string(cosines, precision=1)}")
 print("  so gradient descent on x never changes a row's length directly; only w sets the scale.")
 
+# %%
 # ============================================================================================
 section("5. Fused kernel vs composed primitives: agreement and speed")
 # The model runs float32. The fused Numba kernel sums x² in float64 and touches each row twice

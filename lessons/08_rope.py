@@ -28,6 +28,7 @@ Sections
 Run:       python lessons/08_rope.py
 Exercise:  make exercise N=08             (write rope_backward)
 """
+# %%
 import numpy as np
 
 from _common import max_rel_error, plt, save_figure, section
@@ -38,6 +39,7 @@ from autograd import Tensor, gradcheck, kernels
 rng = np.random.default_rng(0)
 hd = 32                                                   # the default model's head dimension
 
+# %%
 # ============================================================================================
 section("1. Without positions, attention can't tell order")
 q, k = rng.standard_normal(hd), rng.standard_normal(hd)
@@ -46,6 +48,7 @@ print(f"  q·k = {q @ k:+.4f}, wherever q and k are in the sequence: the dot pro
 # "dog" (it is before "bites" in one, after in the other — the causal mask decides whether the
 # score is used, but not how far away "dog" is). Near or far, first or fifth: all the same to q·k.
 
+# %%
 # ============================================================================================
 section("2. Rotating pairs: one clock hand per pair, at different speeds")
 # Split a head's vector into hd/2 pairs (x[2j], x[2j+1]) — interleaved, as in Meta's code and
@@ -89,6 +92,7 @@ ax2.grid(False)
 fig.colorbar(im, ax=ax2, shrink=0.85)
 save_figure(fig, "08_rope_rotation.png")
 
+# %%
 # ============================================================================================
 section("3. Rotations keep lengths")
 xs = rng.standard_normal((2, T, 4, hd))
@@ -98,6 +102,7 @@ print(f"  |rope(x)| / |x| over every vector: min {np.min(np.linalg.norm(ys, axis
 print(f"  position 0 is not rotated: {np.allclose(ys[:, 0], xs[:, 0])}")
 # So RoPE never changes how big a query or key is, only its direction: it adds no scale to learn.
 
+# %%
 # ============================================================================================
 section("4. The score depends only on the distance m - n")
 # Write R(α) for the 2x2 rotation. Query at position m, key at position n, one pair:
@@ -135,6 +140,7 @@ save_figure(fig, "08_rope_relative.png")
 # Left: constant along every diagonal (a Toeplitz matrix). Right: three absolute positions, one
 # curve. The model can learn "attend to the previous token" once, and it works everywhere.
 
+# %%
 # ============================================================================================
 section("5. The backward: what does a linear map do to a gradient?")
 # For each pair, y = R x with R the 2×2 matrix of section 2. For any linear map y = M x,

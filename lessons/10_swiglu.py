@@ -25,6 +25,7 @@ Sections
 Run:       python lessons/10_swiglu.py          (TINYLLM_FAST=1 for a quick pass)
 Exercise:  python lessons/exercise.py 10        (write swiglu's forward and backward)
 """
+# %%
 import math
 import time
 
@@ -39,6 +40,7 @@ from tinyllm.model import FeedForward, ModelConfig
 rng = np.random.default_rng(0)
 
 
+# %%
 # ============================================================================================
 section("1. SiLU next to ReLU and GELU")
 # relu(x) = max(x, 0): its gradient is 0 for every negative input, so a unit that drifts
@@ -87,6 +89,7 @@ for ax in (ax1, ax2):
 save_figure(fig, "10_activations.png")
 
 
+# %%
 # ============================================================================================
 section("2. The gate: silu(a) ⊙ b")
 # In a GLU each hidden unit is the product of two linear views of x: a gate a = (W1 x)_i passed
@@ -106,6 +109,7 @@ fig.colorbar(im, ax=ax, label="hidden activation")
 save_figure(fig, "10_swiglu_gate.png")
 
 
+# %%
 # ============================================================================================
 section("3. The hidden width F")
 # A plain FFN with width 4D has 2 matrices: 2 · D · 4D = 8D² parameters. SwiGLU has three
@@ -122,6 +126,7 @@ for name, cfg in {"tinyllm 'shakespeare'": ModelConfig.preset("shakespeare"),
 assert ModelConfig(dim=4096, n_heads=32, n_kv_heads=32, multiple_of=256).ffn_dim == 11008
 
 
+# %%
 # ============================================================================================
 section("4. The FeedForward module, rebuilt from primitive ops")
 # FeedForward.forward is one line: w2(swiglu(w1(x), w3(x))). Rebuild it from matmuls, exp and
@@ -153,6 +158,7 @@ for name, a, b in zip(["x", "w1", "w2", "w3"], results[0][1], results[1][1]):
     assert e < 1e-9
 
 
+# %%
 # ============================================================================================
 section("5. The backward (yours to finish), and fused vs composed")
 # h = silu(a) ⊙ b, elementwise, so each gradient is g times one local derivative:

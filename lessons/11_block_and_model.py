@@ -23,6 +23,7 @@ Sections
 Run:       python lessons/11_block_and_model.py          (TINYLLM_FAST=1 for a quick pass)
 Exercise:  python lessons/exercise.py 11                 (count the parameters by formula)
 """
+# %%
 import math
 import time
 
@@ -37,6 +38,7 @@ from tinyllm.model import ModelConfig, Transformer
 rng = np.random.default_rng(0)
 
 
+# %%
 # ============================================================================================
 section("1. One block, rebuilt from its modules")
 # Pre-norm: each sub-layer sees a *normalised copy* of the stream, and its output is *added* to
@@ -67,6 +69,7 @@ print(f"Transformer.forward vs by hand: max rel error {max_rel_error(logits.data
 assert np.array_equal(logits.data, logits_by_hand.data)
 
 
+# %%
 # ============================================================================================
 section("2. Counting parameters")
 # Every weight is a matrix of a Linear (out, in) or a vector gain of an RMSNorm. With D = dim,
@@ -130,6 +133,7 @@ ax.invert_yaxis()
 save_figure(fig, "11_parameters.png")
 
 
+# %%
 # ============================================================================================
 section("3. FLOPs per token")
 # A Linear y = x Wᵀ with W (out, in) costs 2·in·out FLOPs per position (a multiply and an add
@@ -171,6 +175,7 @@ print(f"dim {mc.dim}, {mc.n_layers} layers, {Bm}×{Tm} tokens per step: {dt * 1e
       f"{Bm * Tm / dt:,.0f} tokens/s, ≈ {flops / dt / 1e9:.2f} GFLOP/s achieved (2 cores, shared)")
 
 
+# %%
 # ============================================================================================
 section("4. The residual stream")
 # Each sub-layer *adds* its output to x. Two consequences:

@@ -27,6 +27,7 @@ Sections
 Run:       python lessons/12_bpe.py          (TINYLLM_FAST=1 for a quick pass)
 Exercise:  python lessons/exercise.py 12     (pair counting, the merge, and a training loop)
 """
+# %%
 import time
 from collections import Counter
 
@@ -54,6 +55,7 @@ train_text, val_text, corpus_name = corpus()
 print(f"corpus: {corpus_name}, {len(train_text):,} characters for training, {len(val_text):,} held out")
 
 
+# %%
 # ============================================================================================
 section("1. Text is bytes")
 # UTF-8 writes each character as 1 to 4 bytes. Start the vocabulary with the 256 byte values and
@@ -63,6 +65,7 @@ for s in ["hello", "héllo", "Ωμέγα", "👋"]:
     print(f"{s!r:10} → {len(s)} characters, {len(b)} bytes: {list(b)}")
 
 
+# %%
 # ============================================================================================
 section("2. Pre-splitting")
 # Before BPE, a regex cuts the text into chunks: a word with its leading space, a run of digits,
@@ -78,6 +81,7 @@ print(f"the first {pick(400_000, 100_000):,} characters hold {sum(counts.values(
       f"{len(counts):,} distinct; most common: {counts.most_common(6)}")
 
 
+# %%
 # ============================================================================================
 section("3. One merge by hand")
 # Count every adjacent pair over all chunks (a chunk seen f times counts f times), take the
@@ -101,6 +105,7 @@ for line_ in tok12.vocab_lines()[256:268]:
     print("   ", line_)
 
 
+# %%
 # ============================================================================================
 section("4. The naive trainer vs the fast one")
 # train_naive recounts every pair of every chunk for every merge: O(merges × corpus).
@@ -144,6 +149,7 @@ ax.legend()
 save_figure(fig, "12_bpe_training_time.png")
 
 
+# %%
 # ============================================================================================
 section("5. Vocabulary size vs sequence length")
 # Merges are ranked: the tokenizer with the first k merges is exactly what training with
@@ -174,6 +180,7 @@ for s in [val[:200], "Ωμέγα 👋 naïve café — 1234567", "\x00\x01 tabs\
 print("decode(encode(text)) == text on held-out text, Greek, emoji and control characters ✓")
 
 
+# %%
 # ============================================================================================
 section("6. Looking at tokens")
 passage = "Romeo.\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n" \

@@ -30,6 +30,7 @@ Sections
 Run:       python lessons/14_training.py          (TINYLLM_FAST=1 for a quick pass)
 Exercise:  python lessons/exercise.py 14          (batches, the training step, a checkpoint)
 """
+# %%
 import math
 import os
 import time
@@ -48,6 +49,7 @@ SECONDS = pick(20, 8)                          # training-time budget of section
 rng = np.random.default_rng(0)
 
 
+# %%
 # ============================================================================================
 section("1. The data")
 # We let the library's Run prepare everything, exactly as `python -m tinyllm train` does: the
@@ -90,6 +92,7 @@ for i in range(3):
     print(f"   reads {tok.decode(inputs[0, :i + 1])!r:40s} → should predict {tok.decode([targets[0, i]])!r}")
 
 
+# %%
 # ============================================================================================
 section("2. Before training")
 # A small model, far smaller than the 'shakespeare' preset, so it trains in seconds:
@@ -110,6 +113,7 @@ unigram = -np.log(counts / counts.sum())[np.asarray(eval_ids[1:], dtype=np.int64
 print(f"a unigram model (token frequencies, no context) scores {unigram:.3f} nats/token on the same text")
 
 
+# %%
 # ============================================================================================
 section("3. One training step, by hand")
 # This is Run.train_step: forward, loss, backward, clip, AdamW, clear the gradients.
@@ -127,6 +131,7 @@ print(f"loss on this batch {float(loss.data):.4f} → {float(loss_after.data):.4
 assert float(loss_after.data) < float(loss.data)
 
 
+# %%
 # ============================================================================================
 section("4. The library's loop")
 # Hand Run our model (fresh weights, same seed) and let it train for SECONDS of training time.
@@ -143,6 +148,7 @@ print(f"{run.step} steps, {run.tokens:,} tokens in {run.train_time:.1f} s of tra
       f"({time.perf_counter() - t0:.1f} s with the evaluation and sample); checkpoint {run.ckpt_path}")
 
 
+# %%
 # ============================================================================================
 section("5. The loss curve")
 steps = [r for r in run.metrics if "loss" in r]
@@ -183,6 +189,7 @@ else:
     print("not yet better than the unigram model: train longer (make train-shakespeare)")
 
 
+# %%
 # ============================================================================================
 section("6. A sample")
 # Run writes a sample at every evaluation to samples.txt (temperature 0.8, top-p 0.9; lesson 15
