@@ -21,7 +21,7 @@ Sections
   4. The residual stream: why every sub-layer *adds* to x (figure)
 
 Run:       python lessons/11_block_and_model.py          (TINYLLM_FAST=1 for a quick pass)
-Exercise:  python lessons/exercise.py 11                 (count the parameters by formula)
+Exercise:  python lessons/exercise.py 11                 (count the parameters; the block's and model's forward)
 """
 # %%
 import math
@@ -67,6 +67,13 @@ with no_grad():
 print(f"Transformer.forward vs by hand: max rel error {max_rel_error(logits.data, logits_by_hand.data):.1e}"
       f"; logits {logits.shape} = (B, T, vocab)")
 assert np.array_equal(logits.data, logits_by_hand.data)
+# Your turn (lessons/exercises/11_block_and_model.py): the same wiring one level down, from ops
+# alone — no module's forward. Inside the attention: three projections (ops.linear) reshaped to
+# heads, RoPE on q and k (lesson 08: it wants (B, T, heads, hd)), attention over (B, heads, T, hd)
+# (lesson 09), the heads put side by side again and projected by wo. Inside the feed-forward:
+# lesson 10's gate between two projections, and a third projection back to D. Then the model:
+# embedding, the blocks, the final norm, the head. The check gives you the library's ops and
+# compares logits and every gradient; lesson 21 gives you YOUR ops and trains the result.
 
 
 # %%

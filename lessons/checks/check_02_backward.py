@@ -7,15 +7,17 @@ from autograd import Tensor
 
 # while your functions run, these library pieces are traps (lessons/checks/_harness.py)
 TRAPS = [
-    'autograd.functional.div',
-    'autograd.functional.sigmoid',
+    "autograd.functional.div",
+    "autograd.functional.sigmoid",
     BACKWARD,
 ]
 # make exercise N=02 HINT=1, 2, ...: a nudge first, the answer last
 HINTS = [
-    'tanh: write tanh(x) = (eˣ - e⁻ˣ)/(eˣ + e⁻ˣ) and use the quotient rule; the result can be written with y = tanh(x) alone, which the forward saved. div: one input at a time, y = a · b⁻¹.',
-    "tanh'(x) = 1 - tanh(x)²; d(1/b)/db = -1/b². Multiply each local derivative by g (the chain rule).",
-    'tanh_backward(y, g) = g·(1 - y²);  div_backward(a, b, g) = (g/b, -g·a/b²).',
+    "tanh: write tanh(x) = (eˣ - e⁻ˣ)/(eˣ + e⁻ˣ) and use the quotient rule; the result can be written"
+     " with y = tanh(x) alone, which the forward saved. div: one input at a time, y = a · b⁻¹.",
+    "tanh'(x) = 1 - tanh(x)²; d(1/b)/db = -1/b². Multiply each local derivative by g (the chain "
+     "rule).",
+    "tanh_backward(y, g) = g·(1 - y²);  div_backward(a, b, g) = (g/b, -g·a/b²).",
 ]
 
 TANH_HINT = ("tanh'(x) = 1 - tanh(x)²: write it with the saved output y, and multiply by g "

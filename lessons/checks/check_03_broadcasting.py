@@ -7,15 +7,20 @@ from autograd import Tensor
 
 # while your functions run, these library pieces are traps (lessons/checks/_harness.py)
 TRAPS = [
-    'autograd.functional.unbroadcast',
-    'autograd.functional.max',
+    "autograd.functional.unbroadcast",
+    "autograd.functional.max",
     BACKWARD,
 ]
 # make exercise N=03 HINT=1, 2, ...: a nudge first, the answer last
 HINTS = [
-    "A broadcast input was copied; the gradient of a copied value is the SUM of the copies' gradients. For max: only the winner changed the output.",
-    'unbroadcast: sum g over the leading axes g has and `shape` lacks, then over every axis where shape has 1 and g does not (keepdims=True). max: a mask x == y (with the reduced axis put back), ties share evenly.',
-    'while g.ndim > len(shape): g = g.sum(0); then for each axis with shape[axis] == 1: g = g.sum(axis, keepdims=True).  max_backward: m = (x == expand_dims(y, axis)); return expand_dims(g, axis) * m / m.sum(axis, keepdims=True).',
+    "A broadcast input was copied; the gradient of a copied value is the SUM of the copies' "
+     "gradients. For max: only the winner changed the output.",
+    "unbroadcast: sum g over the leading axes g has and `shape` lacks, then over every axis where "
+     "shape has 1 and g does not (keepdims=True). max: a mask x == y (with the reduced axis put back),"
+     " ties share evenly.",
+    "while g.ndim > len(shape): g = g.sum(0); then for each axis with shape[axis] == 1: g = "
+     "g.sum(axis, keepdims=True).  max_backward: m = (x == expand_dims(y, axis)); return "
+     "expand_dims(g, axis) * m / m.sum(axis, keepdims=True).",
 ]
 
 UNBROADCAST_HINT = ("sum over the extra leading axes, then over every axis where `shape` has size 1 "

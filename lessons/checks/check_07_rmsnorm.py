@@ -9,22 +9,28 @@ from autograd import kernels
 
 # while your functions run, these library pieces are traps (lessons/checks/_harness.py)
 TRAPS = [
-    'autograd.kernels.rmsnorm_backward',
-    'autograd.kernels.rmsnorm_backward_ref',
-    'autograd.kernels._rmsnorm_bwd',
-    'autograd.kernels.rmsnorm',
-    'autograd.kernels.rmsnorm_ref',
-    'autograd.kernels._rmsnorm_fwd',
-    'autograd.functional.rms_norm',
-    'tinyllm.model.RMSNorm.forward',
+    "autograd.kernels.rmsnorm_backward",
+    "autograd.kernels.rmsnorm_backward_ref",
+    "autograd.kernels._rmsnorm_bwd",
+    "autograd.kernels.rmsnorm",
+    "autograd.kernels.rmsnorm_ref",
+    "autograd.kernels._rmsnorm_fwd",
+    "autograd.functional.rms_norm",
+    "tinyllm.model.RMSNorm.forward",
     BACKWARD,
 ]
 # make exercise N=07 HINT=1, 2, ...: a nudge first, the answer last
 HINTS = [
-    'Forward: per row r = 1/√(mean(x²) + eps), y = x·r·w. Backward: w is easy (it multiplies every row: a sum over rows). For x there are TWO paths: directly through x, and through r, which depends on every x_j of the row.',
-    'dr/dx_j = -r³·x_j/D (differentiate (mean(x²)+eps)^(-1/2)). With u = g ⊙ w: dL/dx_j = r·u_j + (Σ_i u_i x_i)·dr/dx_j.',
-    'gx = r·(g w) - r³/D · x · Σ_j(g_j w_j x_j) (the sum per row, keepdims), gw = Σ_rows g·x·r.',
-    'rms_norm_forward: r = 1/np.sqrt((x*x).mean(-1) + eps); return x * r[:, None] * w, r.  The Numba kernel: one loop over rows; in it a loop summing x² in a float64 variable, then a loop writing y[i, j] = x[i, j]·r·w[j].',
+    "Forward: per row r = 1/√(mean(x²) + eps), y = x·r·w. Backward: w is easy (it multiplies every "
+     "row: a sum over rows). For x there are TWO paths: directly through x, and through r, which "
+     "depends on every x_j of the row.",
+    "dr/dx_j = -r³·x_j/D (differentiate (mean(x²)+eps)^(-1/2)). With u = g ⊙ w: dL/dx_j = r·u_j + "
+     "(Σ_i u_i x_i)·dr/dx_j.",
+    "gx = r·(g w) - r³/D · x · Σ_j(g_j w_j x_j) (the sum per row, keepdims), gw = Σ_rows g·x·r.",
+    "rms_norm_forward: r = 1/np.sqrt((x*x).mean(-1) + eps); return x * r[:, None] * w, r.  The Numba "
+     "kernel: one loop over rows; in it a loop summing x² in a float64 variable, then a loop writing "
+     "y[i, j] = x[i, j]·r·w[j]; decorate it @njit(fastmath={'reassoc', 'contract'}) so the sum "
+     "vectorises (lesson section 6).",
 ]
 
 HINT = {

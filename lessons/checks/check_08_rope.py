@@ -7,20 +7,23 @@ from autograd import kernels
 
 # while your functions run, these library pieces are traps (lessons/checks/_harness.py)
 TRAPS = [
-    'autograd.kernels.rope',
-    'autograd.kernels.rope_ref',
-    'autograd.kernels.rope_backward',
-    'autograd.kernels.rope_backward_ref',
-    'autograd.kernels._rope_call',
-    'autograd.kernels._rope_kernel',
-    'autograd.functional.rope',
+    "autograd.kernels.rope",
+    "autograd.kernels.rope_ref",
+    "autograd.kernels.rope_backward",
+    "autograd.kernels.rope_backward_ref",
+    "autograd.kernels._rope_call",
+    "autograd.kernels._rope_kernel",
+    "autograd.functional.rope",
     BACKWARD,
 ]
 # make exercise N=08 HINT=1, 2, ...: a nudge first, the answer last
 HINTS = [
-    'Each pair (x_2j, x_2j+1) is multiplied by a 2×2 matrix R (section 2). For y = R x, dL/dx = Rᵀ dL/dy.',
-    'R is a rotation by θ; its transpose is the rotation by -θ: cos stays, sin changes sign.',
-    'rope_backward: with a = g[..., 0::2], b = g[..., 1::2] and c, s = cos[:, None, :], sin[:, None, :]: gx[..., 0::2] = a·c + b·s, gx[..., 1::2] = -a·s + b·c.  rope_forward: the same with s → -s, i.e. (a·c - b·s, a·s + b·c) on the pairs of x.',
+    "Each pair (x_2j, x_2j+1) is multiplied by a 2×2 matrix R (section 2). For y = R x, dL/dx = Rᵀ "
+     "dL/dy.",
+    "R is a rotation by θ; its transpose is the rotation by -θ: cos stays, sin changes sign.",
+    "rope_backward: with a = g[..., 0::2], b = g[..., 1::2] and c, s = cos[:, None, :], sin[:, None, "
+     ":]: gx[..., 0::2] = a·c + b·s, gx[..., 1::2] = -a·s + b·c.  rope_forward: the same with s → -s, "
+     "i.e. (a·c - b·s, a·s + b·c) on the pairs of x.",
 ]
 
 HINT = ("each pair went through y = R x with R a 2×2 rotation; the backward multiplies g by the "

@@ -7,23 +7,29 @@ from autograd import attention
 
 # while your functions run, these library pieces are traps (lessons/checks/_harness.py)
 TRAPS = [
-    'autograd.attention.causal_attention',
-    'autograd.attention.causal_attention_ref',
-    'autograd.attention.causal_attention_backward',
-    'autograd.attention.causal_attention_backward_ref',
-    'autograd.attention._attention_fwd',
-    'autograd.attention._attention_bwd',
-    'autograd.functional.causal_attention',
-    'tinyllm.model.Attention.forward',
-    'tinyllm.model.Attention._attend_with_cache',
+    "autograd.attention.causal_attention",
+    "autograd.attention.causal_attention_ref",
+    "autograd.attention.causal_attention_backward",
+    "autograd.attention.causal_attention_backward_ref",
+    "autograd.attention._attention_fwd",
+    "autograd.attention._attention_bwd",
+    "autograd.functional.causal_attention",
+    "tinyllm.model.Attention.forward",
+    "tinyllm.model.Attention._attend_with_cache",
     BACKWARD,
 ]
 # make exercise N=09 HINT=1, 2, ...: a nudge first, the answer last
 HINTS = [
-    'Walk back one line of the forward at a time: O = P V (a matmul: lesson 05), P = softmax(S) row by row (lesson 04), S = Q Kᵀ·scale (a matmul again). Repeat each kv head G = H/Hkv times first, and undo the repeat at the end.',
-    "dV = Pᵀ dO and dP = dO Vᵀ; dS = softmax's backward of dP (lesson 04); dQ = dS K·scale, dK = dSᵀ Q·scale. The forward: S, mask with np.tri (key j > query i gets -inf), a max-shifted softmax, @ V.",
-    'Undoing np.repeat(k, G, axis=1): the gradient of a copy is the SUM of the copies: gk = gk_rep.reshape(B, Hkv, G, T, hd).sum(axis=2), the same for v.',
-    'dS = P ⊙ (dP - rowsum(dP ⊙ P)); masked entries have P = 0 and get nothing. See lessons/solutions/09_attention.py for the whole function.',
+    "Walk back one line of the forward at a time: O = P V (a matmul: lesson 05), P = softmax(S) row "
+     "by row (lesson 04), S = Q Kᵀ·scale (a matmul again). Repeat each kv head G = H/Hkv times first, "
+     "and undo the repeat at the end.",
+    "dV = Pᵀ dO and dP = dO Vᵀ; dS = softmax's backward of dP (lesson 04); dQ = dS K·scale, dK = dSᵀ "
+     "Q·scale. The forward: S, mask with np.tri (key j > query i gets -inf), a max-shifted softmax, @ "
+     "V.",
+    "Undoing np.repeat(k, G, axis=1): the gradient of a copy is the SUM of the copies: gk = "
+     "gk_rep.reshape(B, Hkv, G, T, hd).sum(axis=2), the same for v.",
+    "dS = P ⊙ (dP - rowsum(dP ⊙ P)); masked entries have P = 0 and get nothing. See "
+     "lessons/solutions/09_attention.py for the whole function.",
 ]
 
 HINT = {

@@ -7,23 +7,25 @@ from autograd import kernels
 
 # while your functions run, these library pieces are traps (lessons/checks/_harness.py)
 TRAPS = [
-    'autograd.kernels.swiglu',
-    'autograd.kernels.swiglu_ref',
-    'autograd.kernels.swiglu_backward',
-    'autograd.kernels.swiglu_backward_ref',
-    'autograd.kernels._swiglu_fwd',
-    'autograd.kernels._swiglu_bwd',
-    'autograd.functional.swiglu',
-    'autograd.functional.silu',
-    'autograd.functional.sigmoid',
-    'tinyllm.model.FeedForward.forward',
+    "autograd.kernels.swiglu",
+    "autograd.kernels.swiglu_ref",
+    "autograd.kernels.swiglu_backward",
+    "autograd.kernels.swiglu_backward_ref",
+    "autograd.kernels._swiglu_fwd",
+    "autograd.kernels._swiglu_bwd",
+    "autograd.functional.swiglu",
+    "autograd.functional.silu",
+    "autograd.functional.sigmoid",
+    "tinyllm.model.FeedForward.forward",
     BACKWARD,
 ]
 # make exercise N=10 HINT=1, 2, ...: a nudge first, the answer last
 HINTS = [
-    'h = silu(a)·b is linear in b, so dh/db is easy. silu(a) = a·σ(a) is a product of two functions of a: the product rule.',
+    "h = silu(a)·b is linear in b, so dh/db is easy. silu(a) = a·σ(a) is a product of two functions "
+     "of a: the product rule.",
     "σ'(a) = σ(a)(1 - σ(a)) (differentiate 1/(1 + e⁻ᵃ)). So silu'(a) = σ(a) + a·σ(a)(1 - σ(a)).",
-    'ga = g·b·σ(a)·(1 + a(1 - σ(a))), gb = g·a·σ(a).  swiglu_forward(a, b) = a / (1 + np.exp(-a)) * b.',
+    "ga = g·b·σ(a)·(1 + a(1 - σ(a))), gb = g·a·σ(a).  swiglu_forward(a, b) = a / (1 + np.exp(-a)) * "
+     "b.",
 ]
 
 HINT = {

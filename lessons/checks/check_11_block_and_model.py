@@ -21,25 +21,31 @@ HINT_MODEL = ("embedding, every block with the first T rows of model.rope_cos / 
 
 # while your functions run, these library pieces are traps (lessons/checks/_harness.py)
 TRAPS = [
-    'tinyllm.model.Transformer.num_params',
-    'tinyllm.model.Module.named_parameters',
-    'tinyllm.model.Module.parameters',
-    'tinyllm.model.Block.forward',
-    'tinyllm.model.Transformer.forward',
-    'tinyllm.model.Attention.forward',
-    'tinyllm.model.FeedForward.forward',
-    'tinyllm.model.RMSNorm.forward',
-    'autograd.functional.rms_norm',
-    'autograd.functional.rope',
-    'autograd.functional.causal_attention',
-    'autograd.functional.swiglu',
+    "tinyllm.model.Transformer.num_params",
+    "tinyllm.model.Module.named_parameters",
+    "tinyllm.model.Module.parameters",
+    "tinyllm.model.Block.forward",
+    "tinyllm.model.Transformer.forward",
+    "tinyllm.model.Attention.forward",
+    "tinyllm.model.FeedForward.forward",
+    "tinyllm.model.RMSNorm.forward",
+    "autograd.functional.rms_norm",
+    "autograd.functional.rope",
+    "autograd.functional.causal_attention",
+    "autograd.functional.swiglu",
 ]
 # make exercise N=11 HINT=1, 2, ...: a nudge first, the answer last
 HINTS = [
-    'num_params: list every Linear (a matrix out × in, no bias) and every RMSNorm gain (dim) in tinyllm/model.py. block_forward: two residual branches, each normalised first (pre-norm).',
-    'wk and wv have n_kv_heads·head_dim rows (GQA); a tied output head adds nothing. In attention: q = ops.linear(x, wq).reshape(B, T, H, hd), rope on q and k, then transpose to (B, heads, T, hd) for ops.causal_attention.',
-    'h = x + attention(ops.rms_norm(x, attention_norm.weight, eps)); out = h + ops.linear(ops.swiglu(ops.linear(n, w1), ops.linear(n, w3)), w2) with n = ops.rms_norm(h, ffn_norm.weight, eps). transformer_forward: ops.embedding, every block with cos, sin = model.rope_cos[:T], model.rope_sin[:T], final norm, ops.linear(x, model.output.weight).',
-    'See lessons/solutions/11_block_and_model.py.',
+    "num_params: list every Linear (a matrix out × in, no bias) and every RMSNorm gain (dim) in "
+     "tinyllm/model.py. block_forward: two residual branches, each normalised first (pre-norm).",
+    "wk and wv have n_kv_heads·head_dim rows (GQA); a tied output head adds nothing. In attention: q "
+     "= ops.linear(x, wq).reshape(B, T, H, hd), rope on q and k, then transpose to (B, heads, T, hd) "
+     "for ops.causal_attention.",
+    "h = x + attention(ops.rms_norm(x, attention_norm.weight, eps)); out = h + "
+     "ops.linear(ops.swiglu(ops.linear(n, w1), ops.linear(n, w3)), w2) with n = ops.rms_norm(h, "
+     "ffn_norm.weight, eps). transformer_forward: ops.embedding, every block with cos, sin = "
+     "model.rope_cos[:T], model.rope_sin[:T], final norm, ops.linear(x, model.output.weight).",
+    "See lessons/solutions/11_block_and_model.py.",
 ]
 
 CONFIGS = {

@@ -7,15 +7,17 @@ from tinyllm.tokenizer import count_chunks, train_bpe, train_naive
 
 # while your functions run, these library pieces are traps (lessons/checks/_harness.py)
 TRAPS = [
-    'tinyllm.tokenizer.train_naive',
-    'tinyllm.tokenizer.train_bpe',
-    'tinyllm.tokenizer.Tokenizer.train',
+    "tinyllm.tokenizer.train_naive",
+    "tinyllm.tokenizer.train_bpe",
+    "tinyllm.tokenizer.Tokenizer.train",
 ]
 # make exercise N=12 HINT=1, 2, ...: a nudge first, the answer last
 HINTS = [
-    'Three loops: over chunks (weighted by frequency) for counting, over positions for merging, over rounds for training.',
-    'merge: scan with an index i; on a match append new_id and skip BOTH tokens (i += 2), else copy one (i += 1). train: pick min(counts, key=lambda p: (-counts[p], p)).',
-    'See lessons/solutions/12_bpe.py.',
+    "Three loops: over chunks (weighted by frequency) for counting, over positions for merging, over "
+     "rounds for training.",
+    "merge: scan with an index i; on a match append new_id and skip BOTH tokens (i += 2), else copy "
+     "one (i += 1). train: pick min(counts, key=lambda p: (-counts[p], p)).",
+    "See lessons/solutions/12_bpe.py.",
 ]
 
 TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"

@@ -15,19 +15,24 @@ from tinyllm.optim import AdamW, clip_grad_norm
 
 # while your functions run, these library pieces are traps (lessons/checks/_harness.py)
 TRAPS = [
-    'tinyllm.train.get_batch',
-    'tinyllm.train.write_atomic',
-    'tinyllm.files.atomic_write',
-    'tinyllm.checkpoint.save_checkpoint',
-    'tinyllm.checkpoint.read_checkpoint',
-    'tinyllm.checkpoint.load_model',
+    "tinyllm.train.get_batch",
+    "tinyllm.train.write_atomic",
+    "tinyllm.files.atomic_write",
+    "tinyllm.checkpoint.save_checkpoint",
+    "tinyllm.checkpoint.read_checkpoint",
+    "tinyllm.checkpoint.load_model",
 ]
 # make exercise N=14 HINT=1, 2, ...: a nudge first, the answer last
 HINTS = [
-    "A batch is B windows of T + 1 consecutive tokens; inputs and targets are the same window shifted by one. A step: forward, backward, clip, update with THIS step's lr, clear the gradients.",
-    "get_batch: starts = rng.integers(0, len(tokens) - T, size=B) (one call, so the same rng gives the library's batch). The optimizer takes the learning rate as opt.step(lr): the schedule changes it every step.",
-    'Checkpoint: np.savez into a temporary file in the same folder, then os.replace(tmp, path) (atomic: a crash leaves the old file), remove the temporary file on error; load with np.load(path, allow_pickle=False) and copy the arrays out.',
-    'See lessons/solutions/14_training.py.',
+    "A batch is B windows of T + 1 consecutive tokens; inputs and targets are the same window shifted"
+     " by one. A step: forward, backward, clip, update with THIS step's lr, clear the gradients.",
+    "get_batch: starts = rng.integers(0, len(tokens) - T, size=B) (one call, so the same rng gives "
+     "the library's batch). The optimizer takes the learning rate as opt.step(lr): the schedule "
+     "changes it every step.",
+    "Checkpoint: np.savez into a temporary file in the same folder, then os.replace(tmp, path) "
+     "(atomic: a crash leaves the old file), remove the temporary file on error; load with "
+     "np.load(path, allow_pickle=False) and copy the arrays out.",
+    "See lessons/solutions/14_training.py.",
 ]
 
 HINT_STEP = ("forward (model(inputs, targets)), loss.backward(), clip_grad_norm(opt.params, max_norm), "

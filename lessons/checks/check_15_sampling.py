@@ -7,16 +7,19 @@ from tinyllm.generate import filtered_probs
 
 # while your functions run, these library pieces are traps (lessons/checks/_harness.py)
 TRAPS = [
-    'tinyllm.generate.filtered_probs',
-    'tinyllm.generate.kept_tokens',
-    'tinyllm.generate.most_probable',
-    'tinyllm.generate.sample_next',
+    "tinyllm.generate.filtered_probs",
+    "tinyllm.generate.kept_tokens",
+    "tinyllm.generate.most_probable",
+    "tinyllm.generate.sample_next",
 ]
 # make exercise N=15 HINT=1, 2, ...: a nudge first, the answer last
 HINTS = [
-    'Temperature divides the logits before the softmax. Top-p keeps the most probable tokens until their total reaches p.',
-    "Sort most probable first (np.argsort(-probs, kind='stable')), take np.cumsum, and keep up to and INCLUDING the token where the sum reaches p.",
-    'keep = np.searchsorted(cumulative, p) + 1 tokens; zero the rest; renormalise. See lessons/solutions/15_sampling.py.',
+    "Temperature divides the logits before the softmax. Top-p keeps the most probable tokens until "
+     "their total reaches p.",
+    "Sort most probable first (np.argsort(-probs, kind='stable')), take np.cumsum, and keep up to and"
+     " INCLUDING the token where the sum reaches p.",
+    "keep = np.searchsorted(cumulative, p) + 1 tokens; zero the rest; renormalise. See "
+     "lessons/solutions/15_sampling.py.",
 ]
 
 HINT_T = ("divide the logits by the temperature, subtract their max, exp, normalise "

@@ -9,18 +9,21 @@ from tinyllm.model import ModelConfig, Transformer
 
 # while your functions run, these library pieces are traps (lessons/checks/_harness.py)
 TRAPS = [
-    'tinyllm.model.Attention._attend_with_cache',
-    'autograd.attention.causal_attention',
-    'autograd.attention.causal_attention_ref',
-    'autograd.functional.causal_attention',
-    'autograd.kernels.softmax',
-    'autograd.functional.softmax',
+    "tinyllm.model.Attention._attend_with_cache",
+    "autograd.attention.causal_attention",
+    "autograd.attention.causal_attention_ref",
+    "autograd.functional.causal_attention",
+    "autograd.kernels.softmax",
+    "autograd.functional.softmax",
 ]
 # make exercise N=16 HINT=1, 2, ...: a nudge first, the answer last
 HINTS = [
-    'Write the new keys and values into the cache at positions start_pos .. start_pos + T - 1, then attend over positions 0 .. start_pos + T - 1.',
-    'New token i sits at position start_pos + i and may see keys j ≤ start_pos + i: a (T, S) mask, which matters when T > 1.',
-    'visible = np.arange(S)[None, :] <= start_pos + np.arange(T)[:, None]; scores where not visible = -inf. See lessons/solutions/16_kv_cache.py.',
+    "Write the new keys and values into the cache at positions start_pos .. start_pos + T - 1, then "
+     "attend over positions 0 .. start_pos + T - 1.",
+    "New token i sits at position start_pos + i and may see keys j ≤ start_pos + i: a (T, S) mask, "
+     "which matters when T > 1.",
+    "visible = np.arange(S)[None, :] <= start_pos + np.arange(T)[:, None]; scores where not visible ="
+     " -inf. See lessons/solutions/16_kv_cache.py.",
 ]
 
 HINT_MASK = ("new token i sits at position start_pos + i: it may see keys 0 .. start_pos + i and no later one, "

@@ -8,15 +8,15 @@ from tinyllm.export import interleaved_to_half
 
 # while your functions run, these library pieces are traps (lessons/checks/_harness.py)
 TRAPS = [
-    'tinyllm.export.interleaved_to_half',
-    'tinyllm.export.half_to_interleaved',
-    'tinyllm.export.hf_state_dict',
+    "tinyllm.export.interleaved_to_half",
+    "tinyllm.export.half_to_interleaved",
+    "tinyllm.export.hf_state_dict",
 ]
 # make exercise N=17 HINT=1, 2, ...: a nudge first, the answer last
 HINTS = [
-    'Within each head, Meta keeps pair j in rows (2j, 2j+1); HF keeps it in rows (j, j + hd/2).',
-    'Reshape the rows as (n_heads, hd/2, 2, d_in) and swap the middle two axes.',
-    'w.reshape(n_heads, hd // 2, 2, d_in).transpose(0, 2, 1, 3).reshape(rows, d_in).',
+    "Within each head, Meta keeps pair j in rows (2j, 2j+1); HF keeps it in rows (j, j + hd/2).",
+    "Reshape the rows as (n_heads, hd/2, 2, d_in) and swap the middle two axes.",
+    "w.reshape(n_heads, hd // 2, 2, d_in).transpose(0, 2, 1, 3).reshape(rows, d_in).",
 ]
 
 HINT = ("inside each head, Meta row 2j + c goes to HF row c·hd/2 + j, so HF's first half holds Meta's even "
