@@ -33,6 +33,8 @@ Sections
   4. The learning curves, and what they say
 
 Run:       python lessons/20_experiments.py     (TINYLLM_FAST=1: a few steps per run, as CI runs it)
+Exercise:  none — the lesson is the exercise: change one more thing (post-norm, GELU, a bigger
+           theta) by writing one more entry in RUNS, and predict the curve before you run it
 """
 # %%
 import math

@@ -32,6 +32,7 @@ Sections
   7. Your samples
 
 Run:       python lessons/21_your_llama.py        (TINYLLM_FAST=1: a few steps, as CI runs it)
+Exercise:  none — it runs YOUR exercises 04-15 (write them and run it again)
 """
 # %%
 import math
