@@ -164,3 +164,14 @@ def test_checkpoint_check_catches_a_non_atomic_save_and_a_pickle_load(tmp_path):
     hybrid.load_checkpoint = lambda path: dict(np.load(path, allow_pickle=True))
     with pytest.raises(AssertionError, match="pickle"):
         check.check(hybrid)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_trap_names_a_library_function(name):
+    """A trap whose library function was renamed away would crash the check: each must resolve."""
+    harness = runner.load_module(runner.CHECKS_DIR / "_harness.py")
+    traps = runner.load_module(runner.CHECKS_DIR / f"check_{name}.py").TRAPS
+    assert traps, f"check_{name}.py has no TRAPS"
+    for path in traps:
+        owner, attribute = harness._resolve(path)
+        assert callable(getattr(owner, attribute)), f"{path} is not a function"

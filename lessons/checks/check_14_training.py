@@ -16,7 +16,6 @@ from tinyllm.optim import AdamW, clip_grad_norm
 # while your functions run, these library pieces are traps (lessons/checks/_harness.py)
 TRAPS = [
     "tinyllm.train.get_batch",
-    "tinyllm.train.write_atomic",
     "tinyllm.files.atomic_write",
     "tinyllm.checkpoint.save_checkpoint",
     "tinyllm.checkpoint.read_checkpoint",
