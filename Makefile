@@ -9,7 +9,7 @@ export MPLBACKEND ?= Agg
 MINUTES ?= 10
 N       ?= 01
 
-.PHONY: chat venv test test-interop test-all bench train-shakespeare lesson lessons exercise exercises-check clean
+.PHONY: chat venv test test-interop test-all bench train-shakespeare lesson lessons exercise exercises-check notebooks clean
 
 venv: $(STAMP)
 
@@ -54,7 +54,12 @@ lessons: $(STAMP)
 	$(PYTHON) lessons/run.py
 
 exercise: $(STAMP)
-	$(PYTHON) lessons/exercise.py $(N)
+	$(PYTHON) lessons/exercise.py $(N) $(if $(HINT),--hint $(HINT))
+
+# lessons/NN_name.ipynb from the `# %%` cells of every lesson (jupytext: the `notebooks` extra)
+notebooks: $(STAMP)
+	$(PYTHON) -m pip install -q -e '.[notebooks]'
+	$(PYTHON) -m jupytext --to ipynb lessons/[0-9][0-9]_*.py
 
 exercises-check: $(STAMP)
 	$(PYTHON) -m pytest -q tests/test_exercises.py

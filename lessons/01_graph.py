@@ -25,6 +25,7 @@ Sections
 
 Run:  python lessons/01_graph.py        (no exercise yet: lesson 02 has the first one)
 """
+# %%
 import numpy as np
 
 from _common import plt, save_figure, section
@@ -32,6 +33,7 @@ from _common import plt, save_figure, section
 import autograd.functional as F
 from autograd import Tensor, no_grad
 
+# %%
 # ============================================================================================
 section("1. A Tensor is an array plus a gradient slot")
 # A one-neuron model: z = w·x + b, y = sigmoid(z), loss = (y - target)².
@@ -43,6 +45,7 @@ print("  w =", w)
 print("  w.data is a plain NumPy array:", type(w.data).__name__, w.data.dtype, w.shape)
 print("  w.grad before any backward:", w.grad)
 
+# %%
 # ============================================================================================
 section("2. Every op records its inputs: a graph")
 wx = w * x                     # functional.mul
@@ -71,6 +74,7 @@ show(loss)
 # local derivative, stored in its closure. Print one to see it is just code:
 print("  loss._backward is", loss._backward.__qualname__, "— see functional.pow")
 
+# %%
 # ============================================================================================
 section("3. Walking the graph: topological order")
 # backward() must handle a node only after every node that USES it is done (so its gradient
@@ -105,6 +109,7 @@ ax.set_yticks([])
 ax.grid(False)
 save_figure(fig, "01_graph.png")
 
+# %%
 # ============================================================================================
 section("4. backward(): the chain rule, node by node")
 # Tensor.backward seeds dloss/dloss = 1, then for each node in reverse order calls
@@ -127,6 +132,7 @@ by_hand_b = 2 * (yv - 1.0) * yv * (1 - yv)
 print("  by hand:  ", by_hand_w, by_hand_b)
 assert np.allclose(w.grad, by_hand_w) and np.allclose(b.grad, by_hand_b)
 
+# %%
 # ============================================================================================
 section("5. A value used twice: gradients add up")
 # If a tensor feeds two ops, a change in it moves the output along BOTH paths, so its
@@ -136,6 +142,7 @@ f = a * a + a              # df/da = 2a + 1 = 7: three uses of a, three contribu
 f.backward()
 print(f"  f = a·a + a at a = 3: df/da = {a.grad}  (2a + 1 = 7)")
 
+# %%
 # ============================================================================================
 section("6. Leaves accumulate, intermediates are freed, no_grad builds nothing")
 f = a * a + a

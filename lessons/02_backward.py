@@ -21,6 +21,7 @@ Sections
 Run:       python lessons/02_backward.py
 Exercise:  make exercise N=02             (write tanh_backward and div_backward)
 """
+# %%
 import inspect
 
 import numpy as np
@@ -32,6 +33,7 @@ from autograd import GradcheckError, Tensor, gradcheck
 
 rng = np.random.default_rng(0)
 
+# %%
 # ============================================================================================
 section("1. The op pattern: forward, and a closure for the backward")
 # Here is the library's sigmoid, verbatim:
@@ -42,6 +44,7 @@ print(inspect.getsource(F.sigmoid))
 # Tensor.from_op attaches the closure only if some input requires a gradient.
 # The closure keeps `y` alive: saving the output is cheaper than recomputing exp(-x).
 
+# %%
 # ============================================================================================
 section("2. A new op, start to finish: softplus")
 # softplus(x) = log(1 + eˣ), a smooth ReLU. Its derivative is eˣ/(1 + eˣ) = sigmoid(x).
@@ -63,6 +66,7 @@ print("  x               ", x.data)
 print("  softplus(x)     ", np.round(np.logaddexp(0, x.data), 4))
 print("  d softplus / dx ", np.round(x.grad, 4), "  (= sigmoid(x))")
 
+# %%
 # ============================================================================================
 section("3. Finite differences: which ε, which formula, which precision")
 # The definition of the derivative gives a test for any backward:
@@ -109,6 +113,7 @@ save_figure(fig, "02_finite_differences.png")
 # 1e-7, where x + ε rounds back to x): too noisy to tell a correct backward from one off by
 # 0.1%. That is why gradcheck wants float64 inputs and uses central differences with ε = 1e-5.
 
+# %%
 # ============================================================================================
 section("4. gradcheck: the whole Jacobian-vector product, element by element")
 # For y = f(x) with many elements, autograd.gradcheck picks a random r shaped like y and checks
@@ -119,6 +124,7 @@ print("  softplus, correct backward:", gradcheck(softplus, x))
 a, b = Tensor(rng.standard_normal((3, 4)), requires_grad=True), Tensor(rng.random((3, 4)) + 0.5, requires_grad=True)
 print("  library div:               ", gradcheck(F.div, a, b))
 
+# %%
 # ============================================================================================
 section("5. What gradcheck catches: a 1% error, a wrong sign, a missing term")
 # A backward that is almost right still trains (badly, and you won't know why). gradcheck's
@@ -144,6 +150,7 @@ for name, fn, inputs in trials:
 # Note "in input 1 ... index (i, j)": the report says which input and which element, so you know
 # which line of the backward to look at. The 1% error shows up as a relative error of 1e-2.
 
+# %%
 # ============================================================================================
 section("6. Your turn: the backward of tanh and of division")
 # lessons/exercises/02_backward.py asks for two backward functions, as NumPy:

@@ -22,6 +22,7 @@ Sections
 Run:       python lessons/03_broadcasting.py
 Exercise:  make exercise N=03             (write unbroadcast and max_backward)
 """
+# %%
 import inspect
 
 import numpy as np
@@ -33,6 +34,7 @@ from autograd import Tensor, gradcheck
 
 rng = np.random.default_rng(0)
 
+# %%
 # ============================================================================================
 section("1. Broadcasting in the forward: align right, stretch the 1s")
 # NumPy lines the shapes up from the RIGHT. A missing leading axis counts as size 1, and a size-1
@@ -41,6 +43,7 @@ for s1, s2 in [((2, 3, 4), (4,)), ((2, 3, 4), (3, 1)), ((2, 1, 4), (3, 1)), ((5,
     out = np.broadcast_shapes(s1, s2)
     print(f"  {str(s1):10s} with {str(s2):7s} -> {out}")
 
+# %%
 # ============================================================================================
 section("2. The backward of a broadcast is a sum over the copies")
 # y = x + b with x (B, T, D) and a bias b (D,): b[j] is used B·T times, once per position.
@@ -57,6 +60,7 @@ print(f"  unbroadcast(g, (D,)) == g.sum(axis=(0, 1)): "
 print("  the library's version (called by add, sub, mul, div, where, matmul):\n")
 print(inspect.getsource(F.unbroadcast))
 
+# %%
 # ============================================================================================
 section("3. Size-1 axes: the half of unbroadcast that is easy to forget")
 # Summing away the extra LEADING axes is the obvious half. But an operand of shape (B, T, 1)
@@ -78,6 +82,7 @@ try:
 except ValueError as e:
     print(f"  Tensor.accumulate: ValueError: {e}")
 
+# %%
 # ============================================================================================
 section("4. Reductions: sum's backward is a broadcast")
 # y = x.sum(axis) makes every summed element count once in y, so each gets g unchanged: the
@@ -91,6 +96,7 @@ x = Tensor(rng.standard_normal((3, 5)), requires_grad=True)
 print("  gradcheck sum(axis=1): ", gradcheck(lambda t: t.sum(axis=1), x))
 print("  gradcheck mean(axis=0):", gradcheck(lambda t: t.mean(axis=0), x))
 
+# %%
 # ============================================================================================
 section("5. max routes the whole gradient to the winner")
 # y = max_j x_j: nudging the largest element moves y one-for-one, nudging any other moves
@@ -130,6 +136,7 @@ for ax in axes:
 save_figure(fig, "03_reductions.png")
 print("  figure: max sends each row's gradient to one element; mean spreads it as 1/10 to all")
 
+# %%
 # ============================================================================================
 section("6. Your turn: unbroadcast and max's backward")
 # lessons/exercises/03_broadcasting.py asks for:

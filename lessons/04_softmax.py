@@ -24,6 +24,7 @@ Sections
 Run:       python lessons/04_softmax.py        (TINYLLM_FAST=1 for a quick pass)
 Exercise:  make exercise N=04                  (write softmax_backward, cross_entropy_backward)
 """
+# %%
 import numba
 import numpy as np
 
@@ -34,6 +35,7 @@ from autograd import Tensor, gradcheck, kernels
 
 rng = np.random.default_rng(0)
 
+# %%
 # ============================================================================================
 section("1. Naive softmax overflows; subtracting the max fixes it")
 # softmax(x)_i = exp(x_i) / Σ_j exp(x_j). exp(710) is already inf in float64 (exp(89) in float32).
@@ -49,6 +51,7 @@ with np.errstate(over="ignore", invalid="ignore"):
 print("  kernels.softmax_ref (shifts by the max):", kernels.softmax_ref(logits))
 print("  kernels.softmax (the Numba kernel):    ", kernels.softmax(logits))
 
+# %%
 # ============================================================================================
 section("2. log-sum-exp and log-softmax")
 # Cross-entropy needs log p. With a very unlikely token, p underflows to 0 and log p = -inf:
@@ -59,6 +62,7 @@ with np.errstate(divide="ignore"):
 # No probability is ever formed, so nothing underflows (functional.log_softmax does this).
 print("  F.log_softmax([0, 800]) =", F.log_softmax(Tensor(logits)).data)
 
+# %%
 # ============================================================================================
 section("3. Cross-entropy: -log p(target) = logsumexp - logit(target)")
 V, N = 10, 6
@@ -71,34 +75,44 @@ print(f"  a model that knows nothing (uniform p = 1/V) scores log V = {np.log(V)
       f" all-zero logits give {F.cross_entropy(Tensor(np.zeros((N, V))), targets).item():.4f}")
 # That log V is the loss at the start of every training run: a sanity check worth knowing.
 
+# %%
 # ============================================================================================
 section("4. Softmax's backward: a Jacobian you never build")
-# y = softmax(x) over one row. dy_i/dx_j = y_i (δ_ij - y_j), so the Jacobian is
-#     J = diag(y) - y yᵀ       (V × V, symmetric)
-# and dL/dx = Jᵀ g = y ⊙ g - y (yᵀ g) = y ⊙ (g - Σ_k g_k y_k).
-# One dot product per row instead of a V×V matrix (V = 32000 for Llama 2: 4 GB per row in float32).
+# y = softmax(x) over one row, y_i = e^(x_i) / Σ_k e^(x_k). Differentiating the quotient:
+#     dy_i/dx_j = y_i (δ_ij - y_j),   so the Jacobian is   J = diag(y) - y yᵀ   (V × V, symmetric)
+# and dL/dx = Jᵀ g. Building J costs V² numbers per row (V = 32000 for Llama 2: 4 GB per row in
+# float32), so nobody does: multiply Jᵀ g out by hand. diag(y) g is elementwise; y yᵀ g is y times
+# one number per row. Finishing that is half of this lesson's exercise. Here J is built, for V = 5,
+# to have something to compare with:
 y = kernels.softmax_ref(rng.standard_normal(5))
 g = rng.standard_normal(5)
 J = np.diag(y) - np.outer(y, y)
 print(f"  J @ g                     = {np.array2string(J @ g, precision=5)}")
-print(f"  kernels.softmax_backward  = {np.array2string(kernels.softmax_backward(y, g), precision=5)}")
+print(f"  kernels.softmax_backward  = {np.array2string(kernels.softmax_backward(y, g), precision=5)}  (no J inside)")
 print(f"  every row of J sums to 0 ({np.abs(J.sum(axis=1)).max():.1e}): adding c to all logits changes nothing,"
       " so the gradient has zero sum")
 print("  gradcheck F.softmax:", gradcheck(F.softmax, Tensor(rng.standard_normal((3, 7)), requires_grad=True)))
 
+# %%
 # ============================================================================================
-section("5. Cross-entropy's backward: softmax - onehot")
-# For one row, L = logsumexp(x) - x_t. d logsumexp / dx_j = exp(x_j - lse) = p_j, and
-# d x_t / dx_j = 1 if j = t. So dL/dx = p - onehot(t): raise the target's logit by how far its
-# probability is from 1, lower every other logit by its own probability. Over N rows of a mean
-# loss, each row's gradient is divided by N. kernels.cross_entropy_backward fuses all of it.
+section("5. Cross-entropy's backward: two terms")
+# For one row, L = logsumexp(x) - x_t (section 3). Differentiate the two terms separately:
+#     d x_t / dx_j      = 1 if j = t, else 0
+#     d logsumexp / dx_j = d/dx_j log Σ_k e^(x_k) = ?   (the chain rule through log, then exp:
+#                                                        you have seen the result in section 4)
+# and remember the loss is the MEAN over N rows. The result is the other half of the exercise,
+# and it is the most important gradient in the model: every training step starts with it.
+# Look at the numbers before you derive: the library's gradient for row 0, times N, next to
+# that row's probabilities and its target.
 fused.backward()
 p = kernels.softmax_ref(z.data)
-p[np.arange(N), targets] -= 1
-print(f"  (softmax - onehot) / N vs F.cross_entropy's gradient: max rel error {max_rel_error(z.grad, p / N):.1e}")
+print(f"  target of row 0: {targets[0]}")
+print(f"  N · dL/dlogits, row 0: {np.array2string(N * z.grad[0], precision=4)}")
+print(f"  softmax(row 0):        {np.array2string(p[0], precision=4)}")
+print(f"  each row of the gradient sums to {np.abs(z.grad.sum(axis=-1)).max():.1e}: why?")
 
 # As the target's logit grows, the loss and its gradient both fade: a confident right answer
-# stops pulling. A confident wrong one pulls with gradient close to -1.
+# stops pulling. A confident wrong one pulls hardest.
 others = rng.standard_normal(V - 1)
 sweep = np.linspace(-6, 10, 200)
 loss_curve, grad_curve = [], []
@@ -108,6 +122,7 @@ for v in sweep:
     loss.backward()
     loss_curve.append(loss.item())
     grad_curve.append(zz.grad[0, 0])
+# (Compare the curve with section 5's numbers: what is the gradient when p(target) → 1? → 0?)
 # The left panel is a reminder for sampling: dividing logits by a temperature < 1 sharpens the
 # distribution, > 1 flattens it.
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11.5, 4.2))
@@ -121,7 +136,7 @@ ax1.set_xlabel("logit x_i")
 ax1.set_ylabel("probability p_i")
 ax1.legend()
 ax2.plot(sweep, loss_curve, label="loss = -log p(target)")
-ax2.plot(sweep, grad_curve, label="dL / d logit(target) = p(target) - 1")
+ax2.plot(sweep, grad_curve, label="dL / d logit(target)")
 ax2.axhline(0, color="0.4", lw=0.8)
 ax2.set_title(f"cross-entropy as the target's logit varies (V = {V})")
 ax2.set_xlabel("logit of the target token (the other 9 fixed, ~N(0, 1))")
@@ -129,6 +144,7 @@ ax2.set_ylabel("value")
 ax2.legend()
 save_figure(fig, "04_softmax_cross_entropy.png")
 
+# %%
 # ============================================================================================
 section("6. The Numba kernel vs the NumPy reference")
 # Two implementations of the same definition. What each one costs:
@@ -159,6 +175,7 @@ print(f"  accuracy vs float64: kernel max rel error {max_rel_error(kernels.softm
 # log-sum-exp (one number per row) instead of keeping the (N, V) probabilities alive, which for
 # the default model's batch (4096 x 2048 float32) is 32 MB per step.
 
+# %%
 # ============================================================================================
 section("7. Your turn: softmax_backward and cross_entropy_backward")
 # lessons/exercises/04_softmax.py asks for, in NumPy:

@@ -21,6 +21,7 @@ Sections
 Run:       python lessons/05_matmul.py        (TINYLLM_FAST=1 for a quick pass)
 Exercise:  make exercise N=05                 (write matmul_backward)
 """
+# %%
 import os
 
 # One core for every contender: this lesson compares how well each implementation uses a core,
@@ -41,6 +42,7 @@ numba.set_num_threads(1)
 
 rng = np.random.default_rng(0)
 
+# %%
 # ============================================================================================
 section("1. The backward of a @ b, read off the shapes")
 # y = a @ b, a (M, K), b (K, N):  y_ij = Σ_k a_ik b_kj.  With g = dL/dy (M, N):
@@ -58,6 +60,7 @@ print("  gradcheck F.matmul:", gradcheck(F.matmul, a, b))
 # So the backward costs two matmuls of the same size as the forward: training a Linear layer is
 # 3x the FLOPs of running it (the "6 FLOPs per parameter per token" rule: 2 forward + 4 backward).
 
+# %%
 # ============================================================================================
 section("2. Batches and broadcasting: a shared weight's gradient is a sum over the batch")
 # np.matmul treats all axes but the last two as batch axes and broadcasts them (lesson 03):
@@ -79,6 +82,7 @@ print(f"  u {u.shape} @ v {v.shape} -> {(u @ v).shape}; gradcheck:", gradcheck(F
 # The model itself calls F.linear (y = x Wᵀ, W stored (out, in) as in PyTorch): it folds all
 # leading axes into rows first, so the forward and both gradients are single 2-D BLAS calls.
 
+# %%
 # ============================================================================================
 section("3. Three matmuls: Python loops, the Numba kernel, BLAS")
 def matmul_python(a, b):
@@ -144,6 +148,7 @@ ax.set_xticks(sizes, [str(s) for s in sizes])
 ax.legend()
 save_figure(fig, "05_matmul_speed.png")
 
+# %%
 # ============================================================================================
 section("4. Why loop order and blocking matter")
 # The naive i-j-k loop reads b[k, j] down a COLUMN: each step jumps a whole row ahead in memory,
@@ -160,6 +165,7 @@ section("4. Why loop order and blocking matter")
 # Accuracy: both float32 results are ~1e-7..1e-6 of the result's size away from float64 — the
 # order of float32's epsilon times √n, as expected from summing n rounded products.
 
+# %%
 # ============================================================================================
 section("5. Your turn: matmul_backward with broadcast batch axes")
 # lessons/exercises/05_matmul.py asks for matmul_backward(a, b, g) -> (dL/da, dL/db) for

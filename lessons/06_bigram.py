@@ -27,6 +27,7 @@ Sections
 Run:       python lessons/06_bigram.py        (TINYLLM_FAST=1 for a quick pass)
 Exercise:  make exercise N=06                 (write embedding_backward)
 """
+# %%
 import os
 from pathlib import Path
 
@@ -49,6 +50,7 @@ numba.set_num_threads(1)
 
 rng = np.random.default_rng(0)
 
+# %%
 # ============================================================================================
 section("1. Text to ids")
 # The Shakespeare corpus if `make train-shakespeare` (or tinyllm/data.py) has already fetched it;
@@ -72,6 +74,7 @@ print(f"  'To be' -> {encode('To be')} -> {decode(encode('To be'))!r}")
 # One id per character is the simplest tokenizer; lesson 12 builds the byte-pair encoding a
 # real model uses (fewer, longer tokens). Nothing below depends on what a token is.
 
+# %%
 # ============================================================================================
 section("2. The objective, and three baselines")
 # At position t the model sees id x_t and must predict y_t = x_{t+1}. The loss is the mean of
@@ -88,9 +91,17 @@ with np.errstate(divide="ignore"):
 print(f"  uniform guess               {uniform:.3f} nats/char (= log V)")
 print(f"  unigram (letter frequency)  {unigram:.3f}")
 print(f"  bigram from counts          {best_bigram:.3f}  <- no bigram model can do better on the training text")
+# Two other ways to say the same number. Perplexity = e^loss: the model is as unsure as a fair
+# choice among that many characters (uniform: exactly V). Bits = loss / ln 2: the average code
+# length, per character, of a compressor built on the model (lesson 14 reports bits per BYTE,
+# which does not depend on the tokenizer).
+print(f"  as perplexity (e^loss): uniform {np.exp(uniform):.1f}, unigram {np.exp(unigram):.1f}, "
+      f"bigram {np.exp(best_bigram):.1f} characters; as bits/char: {uniform / np.log(2):.2f}, "
+      f"{unigram / np.log(2):.2f}, {best_bigram / np.log(2):.2f}")
 # The counted p(next | current) IS the minimiser of the training cross-entropy over all bigram
 # models, so the trained model below should approach it from above.
 
+# %%
 # ============================================================================================
 section("3. An embedding is a lookup; its backward is a scatter-add")
 # E is a (V, D) table; row i is token i's vector. E[ids] picks rows — the same as multiplying
@@ -115,6 +126,7 @@ print(f"  row 3 of dL/dE: right {np.round(E.grad[3], 3)}, with gE[ids] = g {np.r
 print(f"  kernels.embedding_backward vs np.add.at reference: max rel error "
       f"{max_rel_error(kernels.embedding_backward(ids, g, V), kernels.embedding_backward_ref(ids, g, V)):.1e}")
 
+# %%
 # ============================================================================================
 section("4. Training the bigram model")
 D = 64                                                   # embedding width
@@ -166,6 +178,7 @@ ax.set_ylabel("cross-entropy (nats per character)")
 ax.legend(loc="upper center")
 save_figure(fig, "06_bigram_loss.png")
 
+# %%
 # ============================================================================================
 section("5. What it learned")
 with no_grad():
@@ -186,6 +199,7 @@ print("    " + decode(ids[1:]).replace("\n", "\n    "))
 # Word-like fragments and plausible letter pairs, but no words: one character of context is all
 # it has. Attention (lesson 09) lets every position look at all the previous ones.
 
+# %%
 # ============================================================================================
 section("6. Your turn: embedding_backward")
 # lessons/exercises/06_bigram.py asks for embedding_backward(ids, g, vocab_size): ids any shape

@@ -17,13 +17,16 @@ Library code this lesson reads:
 Sections
   1. What it does: every row comes out with RMS 1 (times w)
   2. The same thing from primitive ops: six graph nodes instead of one
-  3. The backward, derived (your exercise)
+  3. The backward, derived up to the last step (your exercise)
   4. A consequence: the gradient is orthogonal to x
   5. Fused kernel vs composed primitives: agreement and speed
+  6. Writing a Numba kernel: one pass per row, and why a sum needs "reassoc" (your exercise)
 
 Run:       python lessons/07_rmsnorm.py          (TINYLLM_FAST=1 for a quick pass)
-Exercise:  make exercise N=07                    (write rms_norm_backward)
+Exercise:  make exercise N=07                    (write rms_norm_forward, the Numba
+                                                  rms_norm_forward_numba, rms_norm_backward)
 """
+# %%
 import numba
 import numpy as np
 
@@ -35,6 +38,7 @@ from tinyllm.model import RMSNorm
 
 rng = np.random.default_rng(0)
 
+# %%
 # ============================================================================================
 section("1. What it does: every row comes out with RMS 1 (times w)")
 # Rows of very different sizes, as the residual stream of a deep network produces them.
@@ -53,6 +57,7 @@ tiny = Tensor(np.full((1, D), 1e-3))
 print(f"  a row of 1e-3's: RMS out {np.sqrt((norm(tiny).data ** 2).mean()):.4f} "
       f"(not 1: mean(x²) = 1e-6 is small next to eps = 1e-5)")
 
+# %%
 # ============================================================================================
 section("2. The same thing from primitive ops")
 # Composed from the engine's elementary ops, autograd needs no new backward at all:
@@ -76,37 +81,39 @@ fused.backward()
 print(f"  gradients, fused vs composed: max rel error dx {max_rel_error(xt.grad, gx_composed):.1e}, "
       f"dw {max_rel_error(wt.grad, gw_composed):.1e}")
 
+# %%
 # ============================================================================================
-section("3. The backward, derived")
+section("3. The backward, derived (up to the last step, which is yours)")
 # One row x (D,), with r = (mean(x²) + eps)^(-1/2) and x̂ = x·r, y = x̂ ⊙ w. Given g = dL/dy:
 #
 #   dL/dw_j = Σ_rows g_j x̂_j                  w_j multiplies x̂_j in every row
 #
 # For x, let h = g ⊙ w (the gradient arriving at x̂). x_j reaches the output twice: directly in
-# x̂_j = x_j r, and through r, which depends on every x_k:
+# x̂_j = x_j r, and through r, which depends on every x_k of the row. The chain rule adds the paths:
 #
-#   dr/dx_j = -½ (mean(x²) + eps)^(-3/2) · 2x_j/D = -r³ x_j / D
+#   dL/dx_j = Σ_k h_k · dx̂_k/dx_j = h_j r  +  (Σ_k h_k x_k) · dr/dx_j
 #
-#   dL/dx_j = h_j r  +  Σ_k h_k x_k · dr/dx_j
-#           = r h_j  -  (r³/D) x_j Σ_k h_k x_k
-#           = r (h_j - x̂_j · mean_k(h_k x̂_k))
+# What is left is dr/dx_j: differentiate r = (mean(x²) + eps)^(-1/2) = ((1/D) Σ_k x_k² + eps)^(-1/2)
+# with respect to x_j, write the result with r itself, and put it back in. That is the exercise
+# (and `make exercise N=07 HINT=1`, 2, 3 when stuck).
 #
-# The first term alone is what you would get by treating r as a constant — the most common
-# mistake, and the deliberately wrong solution in lessons/wrong/07_rmsnorm.py.
-# The library's version is kernels.rmsnorm_backward_ref (NumPy) and _rmsnorm_bwd (Numba), which
-# computes Σ_k h_k x_k in float64 and then writes both terms in one pass over the row.
+# Dropping the second path — treating r as a constant — is the most common mistake; it is the
+# deliberately wrong solution in lessons/wrong/07_rmsnorm.py, and gradcheck catches it at once.
+# The library's version, kernels.rmsnorm_backward_ref (NumPy) and _rmsnorm_bwd (Numba), computes
+# the row sum in float64 and writes both terms in one pass over the row.
 x64 = Tensor(rng.standard_normal((5, 12)), requires_grad=True)
 w64 = Tensor(rng.standard_normal(12), requires_grad=True)
 result = gradcheck(lambda a, b: F.rms_norm(a, b, 1e-5), x64, w64)
 print(f"  gradcheck of F.rms_norm (float64): {result}")
 # Your turn: write it in lessons/exercises/07_rmsnorm.py and run `make exercise N=07`.
 
+# %%
 # ============================================================================================
 section("4. A consequence: the gradient is orthogonal to x")
 # RMSNorm(αx) = RMSNorm(x) for any α > 0 (when eps is negligible): scaling a row changes
 # nothing downstream, so moving x along its own direction cannot change the loss. The gradient
-# must have no component along x, row by row:  Σ_j x_j dL/dx_j = 0.  From section 3:
-#   Σ_j x_j (r h_j - r³/D x_j Σ_k h_k x_k) = r Σ h x - r³ (mean x²) Σ h x = r Σ h x (1 - r² mean x²) ≈ 0
+# must have no component along x, row by row:  Σ_j x_j dL/dx_j = 0. (Once you have the formula of
+# section 3, check it on paper: the two terms cancel, up to the eps in r² mean(x²) = 1 - eps·r².)
 xb = rng.standard_normal((6, D)) * 3.0
 wb = rng.standard_normal(D)
 yb, rstd = kernels.rmsnorm(xb, wb, 1e-5)
@@ -115,6 +122,7 @@ cosines = (gx * xb).sum(-1) / (np.linalg.norm(gx, axis=-1) * np.linalg.norm(xb, 
 print(f"  cos(angle between dL/dx and x), per row: {np.array2string(cosines, precision=1)}")
 print("  so gradient descent on x never changes a row's length directly; only w sets the scale.")
 
+# %%
 # ============================================================================================
 section("5. Fused kernel vs composed primitives: agreement and speed")
 # The model runs float32. The fused Numba kernel sums x² in float64 and touches each row twice
@@ -162,3 +170,52 @@ ax2.set_xlabel("rows N (tokens)")
 ax2.set_ylabel("milliseconds (best of runs)")
 ax2.legend()
 save_figure(fig, "07_rmsnorm.png")
+
+# %%
+# ============================================================================================
+section("6. Writing a Numba kernel: one pass per row, and why a sum needs \"reassoc\"")
+# The NumPy reference makes a temporary array per operation (x*x, the mean, x*rstd, *w): ~5 passes
+# over memory. A kernel visits each row once to sum and once to write, with no temporaries.
+# The pattern, on a different row statistic (the mean absolute value of each row):
+from numba import njit  # noqa: E402
+
+
+def mean_abs_numpy(x):
+    return np.abs(x).mean(axis=-1)                 # a temporary |x|, then a reduction
+
+
+@njit
+def _mean_abs_plain(x, out):
+    N, D = x.shape
+    for i in range(N):                             # one row at a time
+        s = 0.0                                    # a float64 accumulator, even for float32 x
+        for j in range(D):
+            s += abs(x[i, j])
+        out[i] = s / D
+
+
+@njit(fastmath={"reassoc", "contract"})
+def _mean_abs_reassoc(x, out):                     # the same code, one flag more
+    N, D = x.shape
+    for i in range(N):
+        s = 0.0
+        for j in range(D):
+            s += abs(x[i, j])
+        out[i] = s / D
+
+
+# Why the flag: `s += ...` is a chain, each add waiting for the one before (~4 cycles each).
+# Floating-point addition is not associative, so LLVM may not reorder the chain unless allowed;
+# "reassoc" allows it, and it splits the sum into 8 or 16 SIMD partial sums added at the end
+# (a different rounding, ~1e-16 relative in float64). "contract" allows fused multiply-adds.
+xm = rng.standard_normal((4096, 256)).astype(np.float32)
+out = np.empty(4096, dtype=np.float32)
+t_np = best_time(lambda: mean_abs_numpy(xm))
+t_plain = best_time(lambda: _mean_abs_plain(xm, out))
+t_reassoc = best_time(lambda: _mean_abs_reassoc(xm, out))
+print(f"  mean |x| per row of (4096, 256) float32: NumPy {t_np * 1e3:.2f} ms, Numba {t_plain * 1e3:.2f} ms, "
+      f"Numba + reassoc {t_reassoc * 1e3:.2f} ms")
+print(f"  agreement: max rel error {max_rel_error(out, mean_abs_numpy(xm)):.1e}")
+# Your turn: rms_norm_forward_numba in lessons/exercises/07_rmsnorm.py — the same shape of kernel
+# (a sum of squares, then a second loop writing y). The check wants it 1.5x faster than
+# kernels.rmsnorm_ref at (4096, 256) float32 (the library's own kernel is ~4x).

@@ -1,8 +1,11 @@
 """Lesson 08 — Rotary position embeddings (RoPE): position as a rotation.
 
 Attention compares a query with keys by dot products (lesson 09). Nothing in a dot product knows
-where the two tokens are: shuffle the sequence and every score stays the same. A language model
-has to know the order. Llama's answer (Su et al. 2021, "RoFormer") is to ROTATE each query and
+where the two tokens are: the score of "bites" against "dog" is the same whether "dog" came one
+token or twenty tokens earlier. A causal model does see some order — the mask lets each token
+look only at the ones before it, so reordering changes which scores exist — but it knows nothing
+about distance, and two arrangements of the same earlier tokens look alike to it. Llama needs
+positions. Llama's answer (Su et al. 2021, "RoFormer") is to ROTATE each query and
 key by an angle proportional to its position, just before the dot product. Rotations keep
 lengths, cost a few multiplies, have no parameters, and make the score depend only on how far
 apart two tokens are.
@@ -20,11 +23,12 @@ Sections
   2. Rotating pairs: one clock hand per pair, at different speeds (figure)
   3. Rotations keep lengths
   4. The score depends only on the distance m - n (figure)
-  5. The backward is the inverse rotation (your exercise)
+  5. The backward: the transpose of a rotation (your exercise)
 
 Run:       python lessons/08_rope.py
 Exercise:  make exercise N=08             (write rope_backward)
 """
+# %%
 import numpy as np
 
 from _common import max_rel_error, plt, save_figure, section
@@ -35,12 +39,16 @@ from autograd import Tensor, gradcheck, kernels
 rng = np.random.default_rng(0)
 hd = 32                                                   # the default model's head dimension
 
+# %%
 # ============================================================================================
 section("1. Without positions, attention can't tell order")
 q, k = rng.standard_normal(hd), rng.standard_normal(hd)
 print(f"  q·k = {q @ k:+.4f}, wherever q and k are in the sequence: the dot product sees only contents")
-# "dog bites man" and "man bites dog" would give identical attention scores.
+# Without positions, "dog bites man" and "man bites dog" give the token "bites" the same score for
+# "dog" (it is before "bites" in one, after in the other — the causal mask decides whether the
+# score is used, but not how far away "dog" is). Near or far, first or fifth: all the same to q·k.
 
+# %%
 # ============================================================================================
 section("2. Rotating pairs: one clock hand per pair, at different speeds")
 # Split a head's vector into hd/2 pairs (x[2j], x[2j+1]) — interleaved, as in Meta's code and
@@ -84,6 +92,7 @@ ax2.grid(False)
 fig.colorbar(im, ax=ax2, shrink=0.85)
 save_figure(fig, "08_rope_rotation.png")
 
+# %%
 # ============================================================================================
 section("3. Rotations keep lengths")
 xs = rng.standard_normal((2, T, 4, hd))
@@ -93,6 +102,7 @@ print(f"  |rope(x)| / |x| over every vector: min {np.min(np.linalg.norm(ys, axis
 print(f"  position 0 is not rotated: {np.allclose(ys[:, 0], xs[:, 0])}")
 # So RoPE never changes how big a query or key is, only its direction: it adds no scale to learn.
 
+# %%
 # ============================================================================================
 section("4. The score depends only on the distance m - n")
 # Write R(α) for the 2x2 rotation. Query at position m, key at position n, one pair:
@@ -130,17 +140,23 @@ save_figure(fig, "08_rope_relative.png")
 # Left: constant along every diagonal (a Toeplitz matrix). Right: three absolute positions, one
 # curve. The model can learn "attend to the previous token" once, and it works everywhere.
 
+# %%
 # ============================================================================================
-section("5. The backward is the inverse rotation")
-# y = R x for each pair, so dy/dx = R, and dL/dx = Rᵀ g = R(-angle) g: rotate the gradient
-# back. Nothing is saved from the forward but the tables; kernels.rope_backward is the same
-# kernel with -sin. (The same holds for any orthogonal map: its inverse is its transpose.)
+section("5. The backward: what does a linear map do to a gradient?")
+# For each pair, y = R x with R the 2×2 matrix of section 2. For any linear map y = M x,
+# dL/dx_j = Σ_i (dL/dy_i)(dy_i/dx_j) = Σ_i g_i M_ij, i.e. dL/dx = Mᵀ g (lesson 05's matmul rule).
+# So the question is: what is Rᵀ for a rotation — and what does it do to a vector? Answer that
+# (write R out, transpose it, compare with R at another angle) and the exercise is a few lines.
+# Nothing needs saving from the forward but the tables. The numbers below hint at it:
 g = rng.standard_normal((2, 16, 4, hd))
-print(f"  rope_backward(rope(x)) == x: max rel error "
-      f"{max_rel_error(kernels.rope_backward(kernels.rope(g, cos[:16], sin[:16]), cos[:16], sin[:16]), g):.1e}")
+yg = kernels.rope(g, cos[:16], sin[:16])
+print(f"  length before and after the rotation: {np.linalg.norm(g):.6f} and {np.linalg.norm(yg):.6f}")
+print(f"  kernels.rope_backward(rope(g)) vs g: max rel error "
+      f"{max_rel_error(kernels.rope_backward(yg, cos[:16], sin[:16]), g):.1e}  — what does that make Rᵀ R?")
 xt = Tensor(rng.standard_normal((2, 5, 3, 8)), requires_grad=True)
 c8, s8 = kernels.rope_tables(5, 8, dtype=np.float64)
 print("  gradcheck F.rope:", gradcheck(lambda t: F.rope(t, c8, s8), xt))
-# Your turn: lessons/exercises/08_rope.py asks for rope_backward(g, cos, sin) in NumPy, with the
+# Your turn: lessons/exercises/08_rope.py asks for rope_forward(x, cos, sin) (section 2's formula)
+# and rope_backward(g, cos, sin) in NumPy, with the
 # interleaved pairs g[..., 0::2], g[..., 1::2] and tables broadcast over batch and heads
 # (cos[:, None, :] has shape (T, 1, hd/2)). Run: make exercise N=08

@@ -21,8 +21,9 @@ Sections
   7. What a trained model attends to (heatmaps)
 
 Run:       python lessons/09_attention.py          (TINYLLM_FAST=1 for a quick pass)
-Exercise:  python lessons/exercise.py 09           (write the attention backward, GQA included)
+Exercise:  python lessons/exercise.py 09           (write the attention forward and backward, GQA included)
 """
+# %%
 import math
 
 import numpy as np
@@ -35,6 +36,7 @@ from autograd import Tensor, gradcheck, kernels, no_grad
 rng = np.random.default_rng(0)
 
 
+# %%
 # ============================================================================================
 section("1. One head, by hand")
 # A sequence of T token vectors x (T, D). Each position makes three vectors with three
@@ -65,6 +67,7 @@ assert np.all(out.data <= v.data.max(axis=0) + 1e-12) and np.all(out.data >= v.d
 print(f"our softmax vs F.softmax: max rel error {max_rel_error(probs.data, F.softmax(scores).data):.1e}")
 
 
+# %%
 # ============================================================================================
 section("2. Why divide by √head_dim")
 # If q and k have independent unit-variance entries, q·k is a sum of hd products, so its
@@ -79,6 +82,7 @@ for head_dim in (8, 64, 512):
           f"   mean max-prob of an 8-way softmax: raw {p_raw.max(-1).mean():.2f}, scaled {p_scaled.max(-1).mean():.2f}")
 
 
+# %%
 # ============================================================================================
 section("3. The causal mask")
 # A language model predicts token t+1 from tokens 0..t. During training all T positions are
@@ -109,6 +113,7 @@ print("outputs 0..T-2 unchanged when token T-1 changes:", np.array_equal(out_c.d
 assert np.array_equal(out_c.data[:-1], out_c2.data[:-1])
 
 
+# %%
 # ============================================================================================
 section("4. Many heads at once")
 # One head can only form one kind of weighted average per position. A model has H heads, each
@@ -138,6 +143,7 @@ print(f"head 2 computed alone vs in the batch: max rel error {max_rel_error(o_al
 assert max_rel_error(o_all.data[:, 2], o_h2.data) < 1e-12
 
 
+# %%
 # ============================================================================================
 section("5. Grouped-query attention (GQA)")
 # At generation time the model keeps every past key and value (the KV cache, lesson 16). With
@@ -194,15 +200,21 @@ for name, (h, hkv, head_dim, layers) in {"Llama 2 7B (MHA)": (32, 32, 128, 32),
           f"(÷{h // hkv} vs one kv head per query head)")
 
 
+# %%
 # ============================================================================================
 section("6. The gradient, checked by finite differences")
 # Both versions above agree — but they could both be wrong. gradcheck (autograd/gradcheck.py)
 # asks the definition of the derivative instead, element by element, in float64.
-# The fused backward (autograd/attention.py `_attention_bwd`) recomputes the probabilities from the saved
-# log-sum-exp instead of storing the (T, T) matrix — the FlashAttention trick:
-#     P = exp(S - lse)   dV = Pᵀ dO   dP = dO Vᵀ   dS = P ⊙ (dP - rowsum(dO ⊙ O))
-#     dQ = dS K / √hd    dK = dSᵀ Q / √hd        (then dK, dV summed over each kv head's group)
-# That is the exercise of this lesson.
+# The backward is this lesson's exercise, and you already own every piece of it. Walk the forward
+# backwards, one line at a time, with dO = dL/dO given:
+#     O = P V          a batched matmul:           dP and dV from lesson 05's rule
+#     P = softmax(S)   row by row, masked rows too: dS from dP with lesson 04's softmax backward
+#     S = Q Kᵀ / √hd   a matmul again:             dQ and dK
+#     K, V repeated G times for the query heads:  the repeat's backward (section 5)
+# Masked entries have P = 0, so whatever dP is there, dS is 0: the mask needs no special case.
+# The fused kernel (autograd/attention.py `_attention_bwd`) recomputes P from the saved
+# log-sum-exp instead of storing the (T, T) matrix — the FlashAttention trick — and fuses the
+# rest; a plain NumPy version that recomputes P from Q and K is what the exercise asks for.
 small = [Tensor(rng.standard_normal(s), requires_grad=True) for s in ((1, 4, 5, 4), (1, 2, 5, 4), (1, 2, 5, 4))]
 res = gradcheck(F.causal_attention, *small)
 print(f"F.causal_attention (GQA, H=4, Hkv=2) vs finite differences: {res}")
@@ -210,6 +222,7 @@ res = gradcheck(lambda q, k, v: causal_attention_by_hand(q, k[:, [0, 0, 1, 1]], 
 print(f"composed by hand vs finite differences:                     {res}")
 
 
+# %%
 # ============================================================================================
 section("7. What a trained model attends to")
 # Random weights attend almost uniformly. A trained model's heads specialise. We need one:

@@ -23,8 +23,9 @@ Sections
   5. The backward, derived, and fused vs composed (speed, memory)
 
 Run:       python lessons/10_swiglu.py          (TINYLLM_FAST=1 for a quick pass)
-Exercise:  python lessons/exercise.py 10        (write swiglu's backward)
+Exercise:  python lessons/exercise.py 10        (write swiglu's forward and backward)
 """
+# %%
 import math
 import time
 
@@ -39,29 +40,33 @@ from tinyllm.model import FeedForward, ModelConfig
 rng = np.random.default_rng(0)
 
 
+# %%
 # ============================================================================================
 section("1. SiLU next to ReLU and GELU")
 # relu(x) = max(x, 0): its gradient is 0 for every negative input, so a unit that drifts
 # negative for all inputs stops learning ("dead ReLU").
 # silu(x) = x σ(x) (also "swish"): smooth, slightly negative for x < 0 (minimum -0.278 at
-# x ≈ -1.28), → x for large x. Its derivative σ(x)(1 + x(1 - σ(x))) is never stuck at 0.
+# x ≈ -1.28), → x for large x. Its derivative (right panel; the formula is section 5's exercise)
+# is 0 at one point, the minimum x ≈ -1.28, and fades to 0 as x → -∞ — but it is not 0 over a
+# whole half-line as ReLU's is, so a unit pushed negative still gets a (small) gradient back.
 # gelu(x) = x Φ(x) (GPT-2, BERT) looks almost the same.
 xs = np.linspace(-6, 6, 601)
 sig = 1 / (1 + np.exp(-xs))
 acts = {
     "ReLU":  (np.maximum(xs, 0), (xs > 0).astype(float)),
     "GELU (tanh approx.)": (0.5 * xs * (1 + np.tanh(math.sqrt(2 / math.pi) * (xs + 0.044715 * xs ** 3))), None),
-    "SiLU = x·σ(x)": (xs * sig, sig * (1 + xs * (1 - sig))),
+    "SiLU = x·σ(x)": (xs * sig, None),
 }
-# the GELU derivative by finite differences, for the plot only
-gelu = acts["GELU (tanh approx.)"][0]
-acts["GELU (tanh approx.)"] = (gelu, np.gradient(gelu, xs))
+# the GELU and SiLU derivatives by finite differences, for the plot (SiLU's formula: section 5)
+for name in ("GELU (tanh approx.)", "SiLU = x·σ(x)"):
+    acts[name] = (acts[name][0], np.gradient(acts[name][0], xs))
 
 # The library's silu (autograd/functional.py `silu`) and its backward, on the same grid:
 xt = Tensor(xs.copy(), requires_grad=True)
 F.silu(xt).sum().backward()
 print(f"F.silu vs x·σ(x): max rel error {max_rel_error(F.silu(Tensor(xs)).data, xs * sig):.1e}; "
-      f"its gradient vs σ(1 + x(1-σ)): {max_rel_error(xt.grad, acts['SiLU = x·σ(x)'][1]):.1e}")
+      f"its gradient vs finite differences on the grid: {max_rel_error(xt.grad[1:-1], acts['SiLU = x·σ(x)'][1][1:-1]):.1e}"
+      " (np.gradient's own error, ~h²)")
 i_min = np.argmin(xs * sig)
 print(f"silu's minimum: {(xs * sig)[i_min]:.3f} at x = {xs[i_min]:.2f}")
 
@@ -84,11 +89,13 @@ for ax in (ax1, ax2):
 save_figure(fig, "10_activations.png")
 
 
+# %%
 # ============================================================================================
 section("2. The gate: silu(a) ⊙ b")
 # In a GLU each hidden unit is the product of two linear views of x: a gate a = (W1 x)_i passed
-# through silu, and a value b = (W3 x)_i. The product is *bilinear* in x for large a (≈ a·b), so
-# a unit can respond to the combination of two features — something one relu(w·x) cannot do.
+# through silu, and a value b = (W3 x)_i. For large a the product is ≈ a·b: bilinear in (a, b),
+# so quadratic in x — a unit can respond to the combination of two features, something one
+# relu(w·x), piecewise linear in x, cannot do.
 # The library's op is F.swiglu(a, b) = silu(a) ⊙ b, one fused Numba kernel for both.
 A, Bv = np.meshgrid(np.linspace(-4, 4, 201), np.linspace(-4, 4, 201))
 H = kernels.swiglu_ref(A, Bv)
@@ -102,6 +109,7 @@ fig.colorbar(im, ax=ax, label="hidden activation")
 save_figure(fig, "10_swiglu_gate.png")
 
 
+# %%
 # ============================================================================================
 section("3. The hidden width F")
 # A plain FFN with width 4D has 2 matrices: 2 · D · 4D = 8D² parameters. SwiGLU has three
@@ -118,6 +126,7 @@ for name, cfg in {"tinyllm 'shakespeare'": ModelConfig.preset("shakespeare"),
 assert ModelConfig(dim=4096, n_heads=32, n_kv_heads=32, multiple_of=256).ffn_dim == 11008
 
 
+# %%
 # ============================================================================================
 section("4. The FeedForward module, rebuilt from primitive ops")
 # FeedForward.forward is one line: w2(swiglu(w1(x), w3(x))). Rebuild it from matmuls, exp and
@@ -149,12 +158,16 @@ for name, a, b in zip(["x", "w1", "w2", "w3"], results[0][1], results[1][1]):
     assert e < 1e-9
 
 
+# %%
 # ============================================================================================
-section("5. The backward, and fused vs composed")
-# h = silu(a) ⊙ b with s = σ(a):
-#     dh/db = silu(a) = a·s
-#     dh/da = b · d silu/da = b · (s + a · s(1-s)) = b · s (1 + a(1 - s))      (σ' = σ(1-σ))
-# so  da = g ⊙ b ⊙ s(1 + a(1-s)),  db = g ⊙ a s.  (Your exercise: write exactly this.)
+section("5. The backward (yours to finish), and fused vs composed")
+# h = silu(a) ⊙ b, elementwise, so each gradient is g times one local derivative:
+#     dh/db = silu(a)                            (h is linear in b)
+#     dh/da = b · d silu/da,   silu(a) = a · σ(a)  — a product of two functions of a
+# Two facts finish it: the product rule, and σ'(a) written with σ itself: differentiate
+# σ(a) = 1/(1 + e^(-a)) and notice e^(-a)/(1 + e^(-a)) = 1 - σ(a). Writing the result with
+# s = σ(a) means the backward needs one exp per element, like the forward.
+# That is lessons/exercises/10_swiglu.py (and `make exercise N=10 HINT=1` when stuck).
 a, b = (Tensor(rng.standard_normal((4, 6)), requires_grad=True) for _ in range(2))
 print("F.swiglu vs finite differences:", gradcheck(F.swiglu, a, b))
 

@@ -21,8 +21,9 @@ Sections
   4. The residual stream: why every sub-layer *adds* to x (figure)
 
 Run:       python lessons/11_block_and_model.py          (TINYLLM_FAST=1 for a quick pass)
-Exercise:  python lessons/exercise.py 11                 (count the parameters by formula)
+Exercise:  python lessons/exercise.py 11                 (count the parameters; the block's and model's forward)
 """
+# %%
 import math
 import time
 
@@ -37,6 +38,7 @@ from tinyllm.model import ModelConfig, Transformer
 rng = np.random.default_rng(0)
 
 
+# %%
 # ============================================================================================
 section("1. One block, rebuilt from its modules")
 # Pre-norm: each sub-layer sees a *normalised copy* of the stream, and its output is *added* to
@@ -65,8 +67,16 @@ with no_grad():
 print(f"Transformer.forward vs by hand: max rel error {max_rel_error(logits.data, logits_by_hand.data):.1e}"
       f"; logits {logits.shape} = (B, T, vocab)")
 assert np.array_equal(logits.data, logits_by_hand.data)
+# Your turn (lessons/exercises/11_block_and_model.py): the same wiring one level down, from ops
+# alone — no module's forward. Inside the attention: three projections (ops.linear) reshaped to
+# heads, RoPE on q and k (lesson 08: it wants (B, T, heads, hd)), attention over (B, heads, T, hd)
+# (lesson 09), the heads put side by side again and projected by wo. Inside the feed-forward:
+# lesson 10's gate between two projections, and a third projection back to D. Then the model:
+# embedding, the blocks, the final norm, the head. The check gives you the library's ops and
+# compares logits and every gradient; lesson 21 gives you YOUR ops and trains the result.
 
 
+# %%
 # ============================================================================================
 section("2. Counting parameters")
 # Every weight is a matrix of a Linear (out, in) or a vector gain of an RMSNorm. With D = dim,
@@ -130,6 +140,7 @@ ax.invert_yaxis()
 save_figure(fig, "11_parameters.png")
 
 
+# %%
 # ============================================================================================
 section("3. FLOPs per token")
 # A Linear y = x Wᵀ with W (out, in) costs 2·in·out FLOPs per position (a multiply and an add
@@ -171,6 +182,7 @@ print(f"dim {mc.dim}, {mc.n_layers} layers, {Bm}×{Tm} tokens per step: {dt * 1e
       f"{Bm * Tm / dt:,.0f} tokens/s, ≈ {flops / dt / 1e9:.2f} GFLOP/s achieved (2 cores, shared)")
 
 
+# %%
 # ============================================================================================
 section("4. The residual stream")
 # Each sub-layer *adds* its output to x. Two consequences:

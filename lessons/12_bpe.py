@@ -1,7 +1,8 @@
 """Lesson 12 — The BPE tokenizer: from text to the ids a model reads.
 
 A model reads integers. The tokenizer decides which integers: one per byte would make sequences
-long (a context of 256 tokens would hold 256 characters); one per word cannot spell a word it
+long (a context of 256 tokens would hold 256 bytes: fewer characters still where a character
+takes several bytes, as é or — do); one per word cannot spell a word it
 has never seen. Byte-pair encoding (BPE; Sennrich et al. 2016, byte-level as in GPT-2) sits in
 between: start from the 256 bytes, then repeatedly give the most frequent *adjacent pair* of
 tokens a new id. Frequent words become one token, rare ones stay spelled out, and any text at
@@ -26,6 +27,7 @@ Sections
 Run:       python lessons/12_bpe.py          (TINYLLM_FAST=1 for a quick pass)
 Exercise:  python lessons/exercise.py 12     (pair counting, the merge, and a training loop)
 """
+# %%
 import time
 from collections import Counter
 
@@ -54,6 +56,7 @@ train_text, val_text, corpus_name = corpus()
 print(f"corpus: {corpus_name}, {len(train_text):,} characters for training, {len(val_text):,} held out")
 
 
+# %%
 # ============================================================================================
 section("1. Text is bytes")
 # UTF-8 writes each character as 1 to 4 bytes. Start the vocabulary with the 256 byte values and
@@ -63,11 +66,13 @@ for s in ["hello", "héllo", "Ωμέγα", "👋"]:
     print(f"{s!r:10} → {len(s)} characters, {len(b)} bytes: {list(b)}")
 
 
+# %%
 # ============================================================================================
 section("2. Pre-splitting")
 # Before BPE, a regex cuts the text into chunks: a word with its leading space, a run of digits,
 # punctuation, whitespace. Merges happen inside chunks only, so a token never spans "dog." and
-# the same word always gets the same tokens. GPT-4's pattern (the default here) also splits
+# the same chunk always gets the same tokens (the same word can still be split differently: " dog",
+# "dog" at a line start, and "Dog" are three different chunks). GPT-4's pattern (the default here) also splits
 # numbers into groups of at most 3 digits and keeps "'s", "'ll", ... apart.
 line = "ROMEO: I'll swear, by yonder blessed moon—12345 times!\n"
 print("GPT-2 pattern:", list(count_chunks(line, GPT2_PATTERN)))
@@ -77,6 +82,7 @@ print(f"the first {pick(400_000, 100_000):,} characters hold {sum(counts.values(
       f"{len(counts):,} distinct; most common: {counts.most_common(6)}")
 
 
+# %%
 # ============================================================================================
 section("3. One merge by hand")
 # Count every adjacent pair over all chunks (a chunk seen f times counts f times), take the
@@ -100,6 +106,7 @@ for line_ in tok12.vocab_lines()[256:268]:
     print("   ", line_)
 
 
+# %%
 # ============================================================================================
 section("4. The naive trainer vs the fast one")
 # train_naive recounts every pair of every chunk for every merge: O(merges × corpus).
@@ -120,9 +127,14 @@ for n in merge_counts:
     assert m_naive == m_fast, f"the trainers disagree at {n} merges"
     print(f"{n:4d} merges: naive {t_naive[-1]:7.3f} s, fast {t_fast[-1]:7.4f} s, same merges ✓")
 
+# The vocabulary: 256 byte tokens + big_n merges + 1 special token, <|endoftext|>. It is never
+# produced by encoding text: the trainer puts it between Shakespeare's works (tinyllm/train.py
+# load_corpus), so the model learns "a work ended here, the next one starts from nothing", and
+# generation stops when the model samples it. encode() refuses the literal string
+# "<|endoftext|>" in ordinary text unless told (allowed_special), so a user cannot inject it.
 big_n = pick(2048 - 257, 512 - 257)
 t0 = time.perf_counter()
-tok = Tokenizer.train(train_text if not FAST else train_text[:500_000], 256 + big_n + 1)
+tok = Tokenizer.train(train_text if not FAST else train_text[:500_000], 256 + big_n + 1)   # + 1: <|endoftext|>
 t_big = time.perf_counter() - t0
 print(f"fast trainer, the whole {'training text' if not FAST else '500 kB prefix'}, "
       f"vocab {tok.vocab_size}: {t_big:.1f} s")
@@ -138,6 +150,7 @@ ax.legend()
 save_figure(fig, "12_bpe_training_time.png")
 
 
+# %%
 # ============================================================================================
 section("5. Vocabulary size vs sequence length")
 # Merges are ranked: the tokenizer with the first k merges is exactly what training with
@@ -168,6 +181,7 @@ for s in [val[:200], "Ωμέγα 👋 naïve café — 1234567", "\x00\x01 tabs\
 print("decode(encode(text)) == text on held-out text, Greek, emoji and control characters ✓")
 
 
+# %%
 # ============================================================================================
 section("6. Looking at tokens")
 passage = "Romeo.\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n" \

@@ -25,6 +25,7 @@ Sections
 Run:       python lessons/13_adamw.py          (TINYLLM_FAST=1 for a quick pass)
 Exercise:  python lessons/exercise.py 13       (write the AdamW step and global-norm clipping)
 """
+# %%
 import math
 
 import numpy as np
@@ -38,6 +39,7 @@ from tinyllm.optim import AdamW, clip_grad_norm, lr_at, step_progress
 rng = np.random.default_rng(0)
 
 
+# %%
 # ============================================================================================
 section("1. Why not plain gradient descent")
 # The loss f(x, y) = ½(x² + 50·y²) is a long narrow valley: the gradient (x, 50y) is 50 times
@@ -90,6 +92,7 @@ ax.legend(fontsize=8, loc="lower right")
 save_figure(fig, "13_optimizers.png")
 
 
+# %%
 # ============================================================================================
 section("2. The AdamW update, step by step")
 # For each parameter p with gradient g, at step t = 1, 2, ...:
@@ -128,7 +131,7 @@ for name, got in (("kernels.adamw_step_ref", p_ref), ("kernels.adamw_step (Numba
     assert err < 1e-12
 
 # tinyllm's AdamW decays matrices only: RMSNorm gains (1-D) are scales that should stay near 1,
-# not be pulled to 0. (nanoGPT and torch_ref do the same.)
+# not be pulled to 0. (nanoGPT and most PyTorch training scripts do the same.)
 model = Transformer(ModelConfig.preset("tiny"))
 opt = AdamW(model.named_parameters())
 decayed = [n for n, p in model.named_parameters() if p.ndim >= 2]
@@ -137,6 +140,7 @@ print(f"of {len(opt.names)} parameter tensors, {len(decayed)} are decayed (matri
 assert opt.n_decayed == sum(model.state_dict()[n].size for n in decayed)
 
 
+# %%
 # ============================================================================================
 section("3. Bias correction")
 # m and v start at 0, so early on they are biased towards 0: after one step m = (1−β1)·g, a
@@ -157,6 +161,7 @@ print("correction factors 1/(1−β1ᵗ) at t = 1, 10, 50:", np.round(1 / (1 - 0
       "  1/(1−β2ᵗ) with β2 = 0.99:", np.round(1 / (1 - 0.99 ** t[[0, 9, 49]]), 2))
 
 
+# %%
 # ============================================================================================
 section("4. Decoupled weight decay vs L2 regularisation")
 # "Weight decay" used to mean adding ½·wd·‖p‖² to the loss: its gradient wd·p joins g. In Adam
@@ -186,6 +191,7 @@ assert np.allclose(results["AdamW (decoupled)"], (1 - lr * wd) ** n_steps, atol=
 assert results["Adam + L2 (wd·p in the gradient)"][2] > 0.95      # big gradients: barely decayed
 
 
+# %%
 # ============================================================================================
 section("5. The learning-rate schedule")
 # tinyllm/optim.py `lr_at`: a linear warm-up (m and v need a few steps to become good
@@ -213,6 +219,7 @@ ax2.set_title("zoom: the linear warm-up")
 save_figure(fig, "13_lr_schedule.png")
 
 
+# %%
 # ============================================================================================
 section("6. Gradient clipping")
 # Now and then a batch gives a gradient far larger than usual; one such step can undo many.

@@ -26,10 +26,12 @@ Sections
   4. The library's loop, for a few seconds
   5. The loss curve (figure) and what the numbers mean
   6. A sample
+  7. The checkpoint: arrays in a zip, no pickle, written atomically
 
 Run:       python lessons/14_training.py          (TINYLLM_FAST=1 for a quick pass)
-Exercise:  python lessons/exercise.py 14          (batches and the training step; find the classic bug)
+Exercise:  python lessons/exercise.py 14          (batches, the training step, a checkpoint)
 """
+# %%
 import math
 import os
 import time
@@ -48,6 +50,7 @@ SECONDS = pick(20, 8)                          # training-time budget of section
 rng = np.random.default_rng(0)
 
 
+# %%
 # ============================================================================================
 section("1. The data")
 # We let the library's new_run prepare everything, exactly as `python -m tinyllm train` does: the
@@ -89,6 +92,7 @@ for i in range(3):
     print(f"   reads {tok.decode(inputs[0, :i + 1])!r:40s} → should predict {tok.decode([targets[0, i]])!r}")
 
 
+# %%
 # ============================================================================================
 section("2. Before training")
 # A small model, far smaller than the 'shakespeare' preset, so it trains in seconds:
@@ -109,6 +113,7 @@ unigram = -np.log(counts / counts.sum())[np.asarray(eval_ids[1:], dtype=np.int64
 print(f"a unigram model (token frequencies, no context) scores {unigram:.3f} nats/token on the same text")
 
 
+# %%
 # ============================================================================================
 section("3. One training step, by hand")
 # This is train.train_step: forward, loss, backward, clip, AdamW, clear the gradients.
@@ -126,6 +131,7 @@ print(f"loss on this batch {float(loss.data):.4f} → {float(loss_after.data):.4
 assert float(loss_after.data) < float(loss.data)
 
 
+# %%
 # ============================================================================================
 section("4. The library's loop")
 # Hand the run our model (fresh weights, same seed) and let it train for SECONDS of training time.
@@ -143,6 +149,7 @@ print(f"{run.step} steps, {run.tokens:,} tokens in {run.train_time:.1f} s of tra
       f"({time.perf_counter() - t0:.1f} s with the evaluation and sample); checkpoint {folder.ckpt}")
 
 
+# %%
 # ============================================================================================
 section("5. The loss curve")
 steps = [r for r in run.metrics if "loss" in r]
@@ -156,6 +163,11 @@ print(f"train loss: first step {y[0]:.3f}, mean of the last {k} steps {smooth[-1
       f"held-out loss {final['val_loss']:.3f} nats/token = {final['val_bpb']:.3f} bits per byte")
 # Bits per byte does not depend on the tokenizer: nats per token / ln 2 / bytes per token.
 # (A bigger vocabulary gives fewer, longer tokens: higher loss per token, same bits per byte.)
+# Perplexity, e^(nats per token), is the other common unit: the model is as unsure as a fair
+# choice among that many tokens (ln V at init means perplexity V). It depends on the tokenizer,
+# so compare perplexities only between models that share one; compare bits per byte across all.
+print(f"perplexity: {math.exp(final['val_loss']):.1f} tokens (at init {math.exp(before['val_loss']):.0f}, "
+      f"V = {cfg.vocab_size})")
 assert final["val_loss"] < before["val_loss"] - 0.05, "training should have lowered the held-out loss"
 
 fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -178,6 +190,7 @@ else:
     print("not yet better than the unigram model: train longer (make train-shakespeare)")
 
 
+# %%
 # ============================================================================================
 section("6. A sample")
 # train_loop writes a sample at every evaluation to samples.txt (temperature 0.8, top-p 0.9; lesson 15
@@ -189,5 +202,30 @@ for which, block in (("first", samples[0]), ("last", samples[-1]))[: min(2, len(
 print(f"\nThe checkpoint {RUN_DIR / 'ckpt.npz'} holds the model, the optimizer state, the tokenizer and "
       f"these metrics; lessons 09 and 15 load it. Continue training it with\n"
       f"    python -m tinyllm train --out {RUN_DIR} --resume --minutes 1   (the flags are stored in it)")
+
+
+# %%
+# ============================================================================================
+section("7. The checkpoint: arrays in a zip, no pickle, written atomically")
+# A checkpoint is a dict {name: array}. Three things make saving one safe:
+#  * the format: np.savez writes each array as a .npy file (a short header with dtype and shape,
+#    then the raw bytes) inside a zip. np.load(path, allow_pickle=False) reads them back and
+#    REFUSES object arrays, which .npy can only store by pickling — and unpickling runs whatever
+#    call the file names. A checkpoint from the internet must not be able to run code.
+#  * atomicity: write to a temporary file in the same folder, then os.replace() it over the old
+#    one. A rename within one filesystem is atomic on POSIX: a reader (or a crash) sees either the
+#    old file or the new one, never half of each. Training for an hour and losing the checkpoint
+#    to a full disk in the middle of a save is how one learns this.
+#  * no litter: if the save fails, remove the temporary file and let the error propagate.
+# The library does it in tinyllm/checkpoint.py (save_checkpoint, read_checkpoint) with
+# tinyllm/files.py (atomic_write); lessons/exercises/14_training.py asks you for your own.
+import zipfile  # noqa: E402
+
+with zipfile.ZipFile(RUN_DIR / "ckpt.npz") as z:
+    names = z.namelist()
+print(f"{RUN_DIR.name}/ckpt.npz holds {len(names)} .npy files, e.g. {names[:3]}")
+with np.load(RUN_DIR / "ckpt.npz", allow_pickle=False) as z:
+    w = z["model/tok_embeddings.weight"]
+print(f"model/tok_embeddings.weight: {w.dtype} {w.shape}, read without unpickling anything")
 print("\nNext: lesson 15, how to draw text from the model's probabilities. "
       "Exercise: python lessons/exercise.py 14")

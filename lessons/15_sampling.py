@@ -27,6 +27,7 @@ Sections
 Run:       python lessons/15_sampling.py          (TINYLLM_FAST=1 for a quick pass)
 Exercise:  python lessons/exercise.py 15          (temperature softmax and top-p filtering)
 """
+# %%
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from _common import pick, plt, save_figure, section, trained_model
 from autograd import no_grad
 from tinyllm.generate import filtered_probs, generate, sample_next
 
+# %%
 # ============================================================================================
 section("1. The model's next-token distribution")
 # A trained model: the checkpoint of `make train-shakespeare` if there is one, else the small
@@ -72,6 +74,7 @@ print(f"(entropy over the passage's {len(ids)} positions: from {ents.min():.2f} 
 dists = {name: filtered_probs(z) for name, z in logits_at.items()}
 
 
+# %%
 # ============================================================================================
 section("2. Greedy decoding")
 # temperature 0 = always the argmax. Deterministic, and prone to loops: once a phrase makes
@@ -84,6 +87,7 @@ grams = [tuple(greedy[i:i + 4]) for i in range(len(greedy) - 3)]
 print(f"distinct 4-grams of tokens: {len(set(grams))} of {len(grams)}")
 
 
+# %%
 # ============================================================================================
 section("3. Temperature")
 # softmax(z / τ): dividing the logits by τ < 1 stretches their differences (sharper), τ > 1
@@ -112,6 +116,7 @@ save_figure(fig, "15_temperature.png")
 assert all(a <= b + 1e-9 for a, b in zip(ent_t, ent_t[1:])), "entropy should grow with the temperature"
 
 
+# %%
 # ============================================================================================
 section("4. Top-k and top-p")
 # Top-k keeps a fixed NUMBER of candidates; top-p keeps a fixed probability MASS. When the model
@@ -148,6 +153,7 @@ print(f"τ 0.8 + top-p 0.9: {kept.sum()} tokens kept holding {p08[kept].sum():.3
       f"(drop the least likely of them and it would be under 0.9)")
 
 
+# %%
 # ============================================================================================
 section("5. Is the sampler right?")
 # sample_next draws with an inverse CDF: u ~ Uniform(0, 1), the first token whose cumulative
@@ -163,6 +169,7 @@ print(f"{n_draws} draws: max |frequency - probability| = {err:.4f} (4 standard e
 assert err < bound and not (freq[~kept] > 0).any()
 
 
+# %%
 # ============================================================================================
 section("6. Samples side by side")
 settings = [("greedy (τ = 0)", dict(temperature=0)),

@@ -26,6 +26,7 @@ Sections
 Run:       python lessons/16_kv_cache.py          (TINYLLM_FAST=1 for a quick pass)
 Exercise:  python lessons/exercise.py 16          (write the cache update and the attention over it)
 """
+# %%
 import numpy as np
 
 from _common import best_time, pick, plt, save_figure, section, max_rel_error
@@ -38,6 +39,7 @@ from tinyllm.model import ModelConfig, Transformer
 rng = np.random.default_rng(0)
 
 
+# %%
 # ============================================================================================
 section("1. Cached == uncached")
 # A random model in float64 (the cache needs no training to be right or wrong). The model keeps
@@ -60,6 +62,7 @@ print(f"prefill 6 tokens + 10 single steps: max rel error, cached vs uncached lo
 assert worst < 1e-10
 
 
+# %%
 # ============================================================================================
 section("2. Prefill in chunks")
 # A step may also feed several new tokens at once (a long prompt in chunks, or speculative
@@ -78,6 +81,7 @@ print(f"16 tokens fed as chunks of 5, 4, 1, 6: max rel error vs one full forward
 assert err < 1e-10
 
 
+# %%
 # ============================================================================================
 section("3. Inside the cache")
 # The cache holds k and v of shape (n_layers, B, Hkv, max_seq_len, hd): written up to the last
@@ -97,6 +101,7 @@ print(f"cache.k[0, :, :, :16] vs layer 0's keys recomputed from scratch: max rel
 assert err < 1e-10
 
 
+# %%
 # ============================================================================================
 section("4. How much faster")
 # What does it cost to get the logits of the token at position t?
@@ -144,6 +149,7 @@ ax.legend()
 save_figure(fig, "16_kv_cache_timing.png")
 
 
+# %%
 # ============================================================================================
 section("5. How much memory")
 # Per token, every layer stores one key and one value vector per kv head:
@@ -164,6 +170,7 @@ print(f"the 'shakespeare' model's caches, allocated: {held / 2**20:.1f} MiB — 
 
 
 
+# %%
 # ============================================================================================
 section("6. One token, one loop")
 # With the cache a step is tiny: one position through 6 layers. Through model.py it is still

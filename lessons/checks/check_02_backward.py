@@ -2,8 +2,23 @@
 import numpy as np
 
 import autograd.functional as F
-from _harness import custom_op, expect_close, gradcheck_op, tensor
+from _harness import BACKWARD, custom_op, expect_close, gradcheck_op, no_delegating, tensor
 from autograd import Tensor
+
+# while your functions run, these library pieces are traps (lessons/checks/_harness.py)
+TRAPS = [
+    "autograd.functional.div",
+    "autograd.functional.sigmoid",
+    BACKWARD,
+]
+# make exercise N=02 HINT=1, 2, ...: a nudge first, the answer last
+HINTS = [
+    "tanh: write tanh(x) = (eˣ - e⁻ˣ)/(eˣ + e⁻ˣ) and use the quotient rule; the result can be written"
+     " with y = tanh(x) alone, which the forward saved. div: one input at a time, y = a · b⁻¹.",
+    "tanh'(x) = 1 - tanh(x)²; d(1/b)/db = -1/b². Multiply each local derivative by g (the chain "
+     "rule).",
+    "tanh_backward(y, g) = g·(1 - y²);  div_backward(a, b, g) = (g/b, -g·a/b²).",
+]
 
 TANH_HINT = ("tanh'(x) = 1 - tanh(x)²: write it with the saved output y, and multiply by g "
              "(lessons/02_backward.py, section 6).")
@@ -14,6 +29,7 @@ DIV_HINT = {
 
 
 def check(impl):
+    impl = no_delegating(impl, TRAPS)
     rng = np.random.default_rng(2)
 
     def tanh(x):

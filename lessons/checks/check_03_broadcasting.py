@@ -2,8 +2,26 @@
 import numpy as np
 
 import autograd.functional as F
-from _harness import custom_op, expect_close, gradcheck_op, tensor
+from _harness import BACKWARD, custom_op, expect_close, gradcheck_op, no_delegating, tensor
 from autograd import Tensor
+
+# while your functions run, these library pieces are traps (lessons/checks/_harness.py)
+TRAPS = [
+    "autograd.functional.unbroadcast",
+    "autograd.functional.max",
+    BACKWARD,
+]
+# make exercise N=03 HINT=1, 2, ...: a nudge first, the answer last
+HINTS = [
+    "A broadcast input was copied; the gradient of a copied value is the SUM of the copies' "
+     "gradients. For max: only the winner changed the output.",
+    "unbroadcast: sum g over the leading axes g has and `shape` lacks, then over every axis where "
+     "shape has 1 and g does not (keepdims=True). max: a mask x == y (with the reduced axis put back),"
+     " ties share evenly.",
+    "while g.ndim > len(shape): g = g.sum(0); then for each axis with shape[axis] == 1: g = "
+     "g.sum(axis, keepdims=True).  max_backward: m = (x == expand_dims(y, axis)); return "
+     "expand_dims(g, axis) * m / m.sum(axis, keepdims=True).",
+]
 
 UNBROADCAST_HINT = ("sum over the extra leading axes, then over every axis where `shape` has size 1 "
                     "but g does not — keeping that axis (keepdims=True) (lessons/03_broadcasting.py, "
@@ -16,6 +34,7 @@ SHAPES = [((2, 3, 4), (4,)), ((2, 3, 4), (2, 3, 1)), ((2, 3, 4), (3, 1)), ((2, 3
 
 
 def check(impl):
+    impl = no_delegating(impl, TRAPS)
     rng = np.random.default_rng(3)
 
     # unbroadcast against the library's, shape by shape

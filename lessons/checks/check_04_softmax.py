@@ -1,16 +1,43 @@
 """Check for exercise 04: impl.softmax_backward and impl.cross_entropy_backward."""
 import numpy as np
 
-from _harness import custom_op, expect_close, gradcheck_op, tensor
+from _harness import BACKWARD, custom_op, expect_close, gradcheck_op, no_delegating, tensor
 from autograd import kernels
 
-SOFTMAX_HINT = ("dL/dx = y ⊙ (g - Σ_k g_k y_k), the sum over the last axis per row (keepdims=True "
-                "so it broadcasts) (lessons/04_softmax.py, section 4).")
-CE_HINT = ("per row: softmax(logits) - onehot(target); the loss is a MEAN over the N rows, so divide "
-           "by N; and multiply by the incoming g (section 5).")
+# while your functions run, these library pieces are traps (lessons/checks/_harness.py)
+TRAPS = [
+    "autograd.kernels.softmax_backward",
+    "autograd.kernels.softmax_backward_ref",
+    "autograd.kernels._softmax_bwd",
+    "autograd.kernels.cross_entropy_backward",
+    "autograd.kernels.cross_entropy_backward_ref",
+    "autograd.kernels._cross_entropy_bwd",
+    "autograd.functional.softmax",
+    "autograd.functional.log_softmax",
+    "autograd.functional.cross_entropy",
+    BACKWARD,
+]
+# make exercise N=04 HINT=1, 2, ...: a nudge first, the answer last
+HINTS = [
+    "softmax: dL/dx = Jᵀ g with J = diag(y) - y yᵀ (section 4). Multiply it out on paper: diag(y) g "
+     "is elementwise, and y yᵀ g is y times ONE number per row.",
+    "softmax: Jᵀg = y ⊙ g - y (yᵀg); the number yᵀg = Σ_k g_k y_k is a row sum (keepdims=True). "
+     "cross-entropy: for one row L = logsumexp(x) - x_t, and d logsumexp/dx_j = exp(x_j)/Σ exp = p_j.",
+    "cross-entropy: per row dL/dx = p - onehot(t); the loss is a MEAN over N rows, so divide by N, "
+     "and multiply by the incoming g.",
+    "softmax_backward(y, g) = y * (g - (g * y).sum(-1, keepdims=True));  cross_entropy_backward: p = "
+     "softmax(logits) (max-shifted), p[arange(N), targets] -= 1, return p * g / N.",
+]
+
+SOFTMAX_HINT = ("dL/dx = Jᵀ g with J = diag(y) - y yᵀ: multiply it out without building J — one number "
+                "per row (a sum over the last axis, keepdims=True so it broadcasts) (lessons/04_softmax.py, "
+                "section 4)")
+CE_HINT = ("per row L = logsumexp(x) - x_target: differentiate both terms; the loss is a MEAN over the N "
+           "rows, and the incoming g multiplies everything (section 5)")
 
 
 def check(impl):
+    impl = no_delegating(impl, TRAPS)
     rng = np.random.default_rng(4)
 
     def softmax(x):

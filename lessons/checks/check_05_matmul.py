@@ -2,8 +2,24 @@
 import numpy as np
 
 import autograd.functional as F
-from _harness import custom_op, expect_close, gradcheck_op, tensor
+from _harness import BACKWARD, custom_op, expect_close, gradcheck_op, no_delegating, tensor
 from autograd import Tensor
+
+# while your functions run, these library pieces are traps (lessons/checks/_harness.py)
+TRAPS = [
+    "autograd.kernels.matmul_backward",
+    "autograd.functional.matmul",
+    "autograd.functional.linear",
+    BACKWARD,
+]
+# make exercise N=05 HINT=1, 2, ...: a nudge first, the answer last
+HINTS = [
+    "Read it off the shapes (section 1): dL/da must be (M, K) and is built from g (M, N) and b (K, "
+     "N); dL/db must be (K, N) from a (M, K) and g.",
+    "Per batch element: dL/da = g @ bᵀ, dL/db = aᵀ @ g (np.swapaxes(·, -1, -2) for the transpose).",
+    "Then sum each over the batch axes its input was broadcast along, as lesson 03's unbroadcast "
+     "does: a 2-D weight shared by a batch gets the SUM over the batch.",
+]
 
 HINT = {
     "a": "dL/da = g @ bᵀ per batch element (np.swapaxes(b, -1, -2)), then summed over any batch axis "
@@ -22,6 +38,7 @@ SHAPES = [((3, 4), (4, 5)),              # plain
 
 
 def check(impl):
+    impl = no_delegating(impl, TRAPS)
     rng = np.random.default_rng(5)
 
     def matmul(a, b):

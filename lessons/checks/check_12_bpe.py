@@ -2,8 +2,23 @@
 tinyllm/tokenizer.py (train_naive, train_bpe, and the str.replace merge the library uses)."""
 from collections import Counter
 
-from _harness import CheckFailure
+from _harness import CheckFailure, no_delegating
 from tinyllm.tokenizer import count_chunks, train_bpe, train_naive
+
+# while your functions run, these library pieces are traps (lessons/checks/_harness.py)
+TRAPS = [
+    "tinyllm.tokenizer.train_naive",
+    "tinyllm.tokenizer.train_bpe",
+    "tinyllm.tokenizer.Tokenizer.train",
+]
+# make exercise N=12 HINT=1, 2, ...: a nudge first, the answer last
+HINTS = [
+    "Three loops: over chunks (weighted by frequency) for counting, over positions for merging, over "
+     "rounds for training.",
+    "merge: scan with an index i; on a match append new_id and skip BOTH tokens (i += 2), else copy "
+     "one (i += 1). train: pick min(counts, key=lambda p: (-counts[p], p)).",
+    "See lessons/solutions/12_bpe.py.",
+]
 
 TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
         "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n"
@@ -25,6 +40,7 @@ def _first_difference(a, b):
 
 
 def check(impl):
+    impl = no_delegating(impl, TRAPS)
     # 1) pair counts, weighted by chunk frequency
     chunks = [[1, 2, 1, 2], [2, 1], [5], [], [1, 1, 1]]
     freqs = [3, 2, 7, 1, 1]

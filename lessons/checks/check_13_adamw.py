@@ -2,10 +2,28 @@
 impl.clip_grad_norm against tinyllm.optim.clip_grad_norm."""
 import numpy as np
 
-from _harness import CheckFailure, expect_close
+from _harness import CheckFailure, expect_close, no_delegating
 from autograd import Tensor, kernels
 from tinyllm.optim import AdamW
 from tinyllm.optim import clip_grad_norm as library_clip
+
+# while your functions run, these library pieces are traps (lessons/checks/_harness.py)
+TRAPS = [
+    "autograd.kernels.adamw_step",
+    "autograd.kernels.adamw_step_ref",
+    "autograd.kernels._adamw_kernel",
+    "tinyllm.optim.AdamW.step",
+    "tinyllm.optim.clip_grad_norm",
+]
+# make exercise N=13 HINT=1, 2, ...: a nudge first, the answer last
+HINTS = [
+    "AdamW keeps two running averages (of g and of g²), corrects their start-up bias, and decays the "
+     "weights separately from the gradient (section 4).",
+    "m ← β1 m + (1-β1) g; v ← β2 v + (1-β2) g²; m̂ = m/(1-β1ᵗ), v̂ = v/(1-β2ᵗ); update IN PLACE (p -="
+     " ..., m *= ...). Clipping: one norm for all arrays together.",
+    "p *= 1 - lr·wd first, then p -= lr·m̂/(√v̂ + eps). clip: norm = √(Σ over arrays of Σ g²); if "
+     "norm > max_norm scale every array by max_norm/(norm + 1e-6) in place; return norm.",
+]
 
 HINT_STEP = ("p ← p(1 − lr·wd) first (decoupled: the decay never enters m or v), then "
              "m ← β1 m + (1−β1) g, v ← β2 v + (1−β2) g², p ← p − lr·m̂/(√v̂ + eps) with "
@@ -21,6 +39,7 @@ def _steps(impl, p0, grads, hp):
 
 
 def check(impl):
+    impl = no_delegating(impl, TRAPS)
     rng = np.random.default_rng(13)
     # 1) several steps, several settings, against the library's NumPy reference
     settings = [dict(lr=1e-2, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.0),

@@ -2,8 +2,25 @@
 tinyllm/generate.py filtered_probs."""
 import numpy as np
 
-from _harness import CheckFailure, expect_close
+from _harness import CheckFailure, expect_close, no_delegating
 from tinyllm.generate import filtered_probs
+
+# while your functions run, these library pieces are traps (lessons/checks/_harness.py)
+TRAPS = [
+    "tinyllm.generate.filtered_probs",
+    "tinyllm.generate.kept_tokens",
+    "tinyllm.generate.most_probable",
+    "tinyllm.generate.sample_next",
+]
+# make exercise N=15 HINT=1, 2, ...: a nudge first, the answer last
+HINTS = [
+    "Temperature divides the logits before the softmax. Top-p keeps the most probable tokens until "
+     "their total reaches p.",
+    "Sort most probable first (np.argsort(-probs, kind='stable')), take np.cumsum, and keep up to and"
+     " INCLUDING the token where the sum reaches p.",
+    "keep = np.searchsorted(cumulative, p) + 1 tokens; zero the rest; renormalise. See "
+     "lessons/solutions/15_sampling.py.",
+]
 
 HINT_T = ("divide the logits by the temperature, subtract their max, exp, normalise "
           "(lessons/15_sampling.py, section 3)")
@@ -13,6 +30,7 @@ HINT_P = ("sort by probability (most probable first, np.argsort(-probs, kind='st
 
 
 def check(impl):
+    impl = no_delegating(impl, TRAPS)
     rng = np.random.default_rng(15)
     # 1) temperature: ordinary, large logits (overflow without the max-shift), sharp and flat
     for logits, t in ((rng.standard_normal(50) * 3, 1.0), (rng.standard_normal(50) * 3, 0.3),

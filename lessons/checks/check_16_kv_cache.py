@@ -4,10 +4,29 @@ library's cached path (tinyllm/kv_cache.py KVCache.update, then autograd/attenti
 causal_attention over the past and new keys, as tinyllm/model.py Attention.forward does)."""
 import numpy as np
 
-from _harness import CheckFailure, expect_close
+from _harness import CheckFailure, expect_close, no_delegating
 from autograd import attention
 from tinyllm.kv_cache import KVCache
 from tinyllm.model import ModelConfig
+
+# while your functions run, these library pieces are traps (lessons/checks/_harness.py)
+TRAPS = [
+    "tinyllm.kv_cache.KVCache.update",
+    "autograd.attention.causal_attention",
+    "autograd.attention.causal_attention_ref",
+    "autograd.functional.causal_attention",
+    "autograd.kernels.softmax",
+    "autograd.functional.softmax",
+]
+# make exercise N=16 HINT=1, 2, ...: a nudge first, the answer last
+HINTS = [
+    "Write the new keys and values into the cache at positions start_pos .. start_pos + T - 1, then "
+     "attend over positions 0 .. start_pos + T - 1.",
+    "New token i sits at position start_pos + i and may see keys j ≤ start_pos + i: a (T, S) mask, "
+     "which matters when T > 1.",
+    "visible = np.arange(S)[None, :] <= start_pos + np.arange(T)[:, None]; scores where not visible ="
+     " -inf. See lessons/solutions/16_kv_cache.py.",
+]
 
 HINT_MASK = ("new token i sits at position start_pos + i: it may see keys 0 .. start_pos + i and no later one, "
              "so when T > 1 the new tokens need a causal mask among themselves (lessons/16_kv_cache.py, section 2)")
@@ -15,6 +34,7 @@ HINT_GQA = "query head h reads kv head h // (H // Hkv): repeat each cached kv he
 
 
 def check(impl):
+    impl = no_delegating(impl, TRAPS)
     rng = np.random.default_rng(16)
     B, H, Hkv, hd, max_len = 2, 4, 2, 8, 24
     total = 16

@@ -2,9 +2,22 @@
 property behind it: HF's rotate_half RoPE on the permuted rows gives Meta's attention scores."""
 import numpy as np
 
-from _harness import CheckFailure, expect_close
+from _harness import CheckFailure, expect_close, no_delegating
 from autograd import kernels
 from tinyllm.export import interleaved_to_half
+
+# while your functions run, these library pieces are traps (lessons/checks/_harness.py)
+TRAPS = [
+    "tinyllm.export.interleaved_to_half",
+    "tinyllm.export.half_to_interleaved",
+    "tinyllm.export.hf_state_dict",
+]
+# make exercise N=17 HINT=1, 2, ...: a nudge first, the answer last
+HINTS = [
+    "Within each head, Meta keeps pair j in rows (2j, 2j+1); HF keeps it in rows (j, j + hd/2).",
+    "Reshape the rows as (n_heads, hd/2, 2, d_in) and swap the middle two axes.",
+    "w.reshape(n_heads, hd // 2, 2, d_in).transpose(0, 2, 1, 3).reshape(rows, d_in).",
+]
 
 HINT = ("inside each head, Meta row 2j + c goes to HF row c·hd/2 + j, so HF's first half holds Meta's even "
         "rows and its second half the odd ones (lessons/18_export.py, section 3). Careful with the "
@@ -21,6 +34,7 @@ def _rope_half(x, theta=10000.0):
 
 
 def check(impl):
+    impl = no_delegating(impl, TRAPS)
     rng = np.random.default_rng(17)
     # 1) the same rows as the library, for q (n_heads) and k (n_kv_heads) shapes and several head sizes
     for n_heads, hd, d_in in ((1, 8, 5), (4, 8, 32), (2, 16, 12), (6, 6, 7), (3, 4, 9)):

@@ -3,6 +3,19 @@
 import numpy as np
 
 
+def causal_attention_forward(q, k, v):
+    """o = softmax(q kᵀ / √hd + causal mask) v with grouped-query heads.
+    q (B, H, T, hd); k, v (B, Hkv, T, hd); query head h reads kv head h // (H/Hkv). Returns o (B, H, T, hd)."""
+    H, T, hd = q.shape[1], q.shape[2], q.shape[3]
+    G = H // k.shape[1]
+    kr, vr = np.repeat(k, G, axis=1), np.repeat(v, G, axis=1)   # (B, H, T, hd)
+    s = q @ kr.swapaxes(-1, -2) / np.sqrt(hd)                   # (B, H, T, T) scores
+    s = np.where(np.tri(T, dtype=bool), s, -np.inf)             # query i sees keys j <= i
+    p = np.exp(s - s.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    return p @ vr                                               # (B, H, T, hd)
+
+
 def causal_attention_backward(q, k, v, go):
     """Gradients of  o = softmax(q kᵀ / √hd + causal mask) v  with grouped-query heads.
 

@@ -2,6 +2,11 @@
 import numpy as np
 
 
+def swiglu_forward(a, b):
+    """h = silu(a) ⊙ b = a·σ(a) ⊙ b, elementwise."""
+    return a / (1.0 + np.exp(-a)) * b
+
+
 def swiglu_backward(a, b, g):
     """Gradients of h = silu(a) ⊙ b = a·σ(a) ⊙ b, elementwise. Returns (ga, gb)."""
     s = 1.0 / (1.0 + np.exp(-a))                 # σ(a)
