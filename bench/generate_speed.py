@@ -1,12 +1,14 @@
 """Generation speed of the `shakespeare` preset through the library, beside llama2.c's run.c.
 
-256 new tokens after a 1-token prompt with the KV cache, batch 1, 2 cores. Each side is a fresh
+255 new tokens after a 1-token prompt (the whole 256-position context, so no window restart),
+with the KV cache, batch 1, 2 cores. Each side is a fresh
 interpreter (or process), alternating for --rounds rounds:
 
-    greedy     tinyllm.generate.generate(model, [0], 256, temperature=0), bench/_generate.py
+    greedy     tinyllm.generate.generate(model, [0], 255, temperature=0), bench/_generate.py
     top-p 0.9  the same with temperature 0.8, top_p 0.9 (sampling costs a sort per token)
     run.c      llama2.c's run.c on the same weights exported as model.bin + tokenizer.bin
-               (`python -m tinyllm export CKPT --format llama2c`), greedy (-t 0), -n 256;
+               (`python -m tinyllm export CKPT --format llama2c`), greedy (-t 0), -n 256 positions
+               from the prompt "the" (run.c's own tok/s: positions after the first over its time);
                only with --llama2c PATH_TO_BUILT_run (built by you beside the project, e.g.
                gcc -Ofast -march=native -fopenmp run.c -lm), started with OMP_NUM_THREADS=2 only
 
@@ -38,7 +40,7 @@ def ours(args, top_p):
 
 def run_c(args, folder):
     cmd = [args.llama2c, os.path.join(folder, "model.bin"), "-z", os.path.join(folder, "tokenizer.bin"),
-           "-t", "0", "-n", args.tokens + 1, "-i", "\n"]
+           "-t", "0", "-n", args.tokens + 1, "-i", "the"]
     run = H.run(cmd, H.reference_env())
     return run.err, run.rss_mb
 
@@ -61,7 +63,7 @@ def export_for_run_c(args, folder):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--tokens", type=int, default=256)
+    ap.add_argument("--tokens", type=int, default=255)
     ap.add_argument("--ckpt", default="", help="a trained checkpoint instead of random weights")
     ap.add_argument("--llama2c", default="", help="a built llama2.c run binary, to run beside ours")
     args = ap.parse_args()

@@ -523,3 +523,24 @@ def test_cli_errors_are_one_line_and_no_traceback(tmp_path, capsys, setup, args,
     if code == 1:
         assert err.count("\n") == 1 and err.startswith("error: ")
     assert not out.exists()
+
+
+def test_llama2c_tokenizer_bin_layout(tmp_path):
+    """tokenizer.bin as run.c reads it: max length, then (score, len, bytes) per id, padded to the
+    model's vocabulary with "<padN>" pieces; merges scored so that earlier merges win."""
+    import struct
+    from tinyllm.export import export_llama2c_tokenizer
+    from tinyllm.tokenizer import Tokenizer
+    tok = Tokenizer.train("the cat sat on the mat, the cat ate " * 20, 270)
+    path = export_llama2c_tokenizer(tok, tmp_path / "tokenizer.bin", vocab_size=tok.vocab_size + 3)
+    blob = path.read_bytes()
+    (max_len,), at, pieces, scores = struct.unpack_from("<I", blob), 4, [], []
+    while at < len(blob):
+        score, n = struct.unpack_from("<fi", blob, at)
+        pieces.append(blob[at + 8:at + 8 + n])
+        scores.append(score)
+        at += 8 + n
+    assert pieces[:tok.vocab_size] == list(tok.vocab) and pieces[tok.vocab_size:] == [f"<pad{i}>".encode() for i in range(tok.vocab_size, tok.vocab_size + 3)]
+    assert max_len == max(map(len, tok.vocab))
+    merges = scores[256:tok.vocab_size - 1]
+    assert merges == sorted(merges, reverse=True) and scores[tok.eot_id] == -1e9

@@ -325,6 +325,29 @@ def export_llama2c(model, path):
     return path
 
 
+def export_llama2c_tokenizer(tokenizer, path, vocab_size=None):
+    """Write the tokenizer as llama2.c's tokenizer.bin (what run.c reads beside model.bin):
+
+        uint32 max_token_length, then for each id: float32 score, int32 len, len raw bytes
+
+    Our tokens are byte strings already. The score orders run.c's greedy merges: merge i (id 256 + i)
+    gets -i, so an earlier merge wins, as in our BPE; bytes get 0 and special tokens -1e9 (never
+    merged into). Ids past the tokenizer, up to the model's vocab_size, are written as "<padN>"
+    (run.c cannot read an empty piece).
+    run.c's own prompt encoder assumes sentencepiece's conventions (a leading space piece, bytes at
+    ids 3..258), so it segments prompts differently from ours; the pieces it prints are ours."""
+    vocab_size = vocab_size or tokenizer.vocab_size
+    special = set(tokenizer.special_tokens.values())
+    pieces = [tokenizer.vocab[i] if i < len(tokenizer.vocab) else f"<pad{i}>".encode()
+              for i in range(vocab_size)]
+    with atomic_write(path, suffix=".bin") as f:
+        f.write(struct.pack("<I", max(len(p) for p in pieces)))
+        for i, piece in enumerate(pieces):
+            score = -1e9 if i in special or i >= len(tokenizer.vocab) else (0.0 if i < 256 else -float(i - 256))
+            f.write(struct.pack("<fi", score, len(piece)) + piece)
+    return path
+
+
 def load_llama2c(path, dtype=np.float32):
     """A Transformer from a llama2.c v0 model.bin; the file must be consumed exactly."""
     if not os.path.isfile(path):
@@ -420,6 +443,12 @@ def main(argv=None):
             export_llama2c(model, args.out)
             print(f"wrote {args.out} ({os.path.getsize(args.out):,} bytes, llama2.c v0, "
                   f"{'tied' if model.cfg.tie_embeddings else 'untied'} classifier)")
+            if meta.get("tokenizer"):                    # run.c needs tokenizer.bin beside it
+                from tinyllm.tokenizer import Tokenizer
+                tok_path = os.path.join(os.path.dirname(os.path.abspath(args.out)), "tokenizer.bin")
+                export_llama2c_tokenizer(Tokenizer.loads(meta["tokenizer"], source="the checkpoint's tokenizer"),
+                                         tok_path, model.cfg.vocab_size)
+                print(f"wrote {tok_path} (run.c's tokenizer: {model.cfg.vocab_size} pieces)")
         return 0
     except OSError as e:                  # writing --out failed: say so about --out, not a temp file
         print(f"error: {write_error(args.out, e)}", file=sys.stderr)
