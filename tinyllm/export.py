@@ -4,7 +4,7 @@ read both back.
     python -m tinyllm export CKPT --format hf --out DIR          config.json + model.safetensors
     python -m tinyllm export CKPT --format llama2c --out model.bin
 
-The layouts are those of ../shared/reference/llama-formats.md. Our parameters already carry
+The layouts are llama2.c's (its export.py and run.c) and transformers' LlamaForCausalLM. Ours carry
 Meta's names and shapes (nn.Linear's (out, in)), so llama2.c is a matter of writing them in the
 right order; Hugging Face needs new names and one real change — RoPE's pairing:
 

@@ -146,9 +146,10 @@ def _check_rope_scaling(scaling):
 # ---------------------------------------------------------------------------- modules
 class Module:
     """A container of parameters (Tensors with requires_grad) and sub-modules, found by walking
-    the attributes in the order they were set. Names are dotted paths: `layers.0.attention.wq.weight`."""
+    the attributes in the order they were set. Names are dotted paths: `layers.0.attention.wq.weight`.
 
-    training = True
+    There is no train()/eval() switch: a Llama has no dropout or batch norm, so training and
+    inference run the same forward (generation just runs it under no_grad)."""
 
     def named_parameters(self, prefix=""):
         seen = set()
@@ -164,14 +165,6 @@ class Module:
     def zero_grad(self):
         for p in self.parameters():
             p.grad = None
-
-    def train(self, mode=True):
-        for m in self.modules():
-            m.training = mode
-        return self
-
-    def eval(self):
-        return self.train(False)
 
     def modules(self):
         yield self
@@ -385,8 +378,7 @@ class Transformer(Module):
         return sum(p.size for p in self.parameters())
 
     def flops_per_token(self, seq_len=None):
-        """Training FLOPs per token (forward + backward), the PaLM/nanoGPT convention that
-        ../shared/bench/torch_ref.py uses too: 6 per parameter (2 forward, 4 backward) plus the
+        """Training FLOPs per token (forward + backward), the PaLM/nanoGPT convention: 6 per parameter (2 forward, 4 backward) plus the
         attention scores and weighted sum, 12·layers·dim·T (counted over the full T×T; with a
         sliding window over the W keys a query can see: min(T, W) instead of T)."""
         T = seq_len or self.cfg.max_seq_len
