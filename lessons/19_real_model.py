@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-from _common import FAST, pick, plt, save_figure, section
+from _common import pick, plt, save_figure, section
 
 import autograd.functional as F
 from autograd import kernels, no_grad

@@ -156,6 +156,7 @@ class Decoder:
         dec = Decoder(model)
         logits = dec.prefill(prompt_ids)         # (V,) after the last prompt token
         logits = dec.step(next_id)               # (V,) after next_id, at the next position
+        logits = dec.feed(more_ids)              # (V,) after several more (a chat's new turn)
 
     The weights are copied (q, k, v and the two SwiGLU inputs concatenated), so a Decoder
     sees the model as it was when built: build a new one after training further.
