@@ -26,7 +26,7 @@ test: $(STAMP)
 TORCH_VENV := .venv-torch
 test-interop:
 	test -x $(TORCH_VENV)/bin/python || ($(PY) -m venv $(TORCH_VENV) && \
-	  $(TORCH_VENV)/bin/pip install -q torch==2.13.0 transformers safetensors && \
+	  $(TORCH_VENV)/bin/pip install -q torch==2.13.0 transformers safetensors gguf accelerate tokenizers && \
 	  $(TORCH_VENV)/bin/pip install -q -e '.[dev]')
 	$(TORCH_VENV)/bin/python -m pytest -m interop
 

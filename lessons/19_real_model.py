@@ -37,12 +37,12 @@ import time
 
 import numpy as np
 
-from _common import FAST, pick, plt, save_figure, section
+from _common import pick, plt, save_figure, section
 
 import autograd.functional as F
 from autograd import kernels, no_grad
 from tinyllm import gguf
-from tinyllm.chat import Chat, default_system_prompt, render_chatml
+from tinyllm.chat import Chat, default_system_prompt, render_chatml, warm_up
 from tinyllm.tokenizer import bytes_to_unicode
 
 
@@ -162,6 +162,7 @@ print("  → ids", tok.encode(text, allowed_special="all")[:12], "...")
 # ============================================================================================
 section("6. Our engine answers")
 chat = Chat(model, tok, template)
+warm_up()                                         # compile the jitted step (once; then cached)
 for question in ["What is the capital of France?", "And of Germany?"]:
     print(f"> {question}")
     before = len(chat.ids)
@@ -181,7 +182,7 @@ cos, sin = model.rope_cos[:T], model.rope_sin[:T]
 maps = []
 with no_grad():
     x = model.tok_embeddings(np.array(ids)[None])
-    for layer in model.layers[:pick(30, 8)]:
+    for layer in model.layers[:pick(30, 6)]:
         a = layer.attention
         xn = layer.attention_norm(x)
         q = F.rope(a.wq(xn).reshape(1, T, a.n_heads, a.head_dim), cos, sin).data.transpose(0, 2, 1, 3)

@@ -166,6 +166,7 @@ class Decoder:
         dec = Decoder(model)
         logits = dec.prefill(prompt_ids)         # (V,) after the last prompt token
         logits = dec.step(next_id)               # (V,) after next_id, at the next position
+        logits = dec.feed(more_ids)              # (V,) after several more (a chat's new turn)
 
     The jitted step wants q, k, v (and SwiGLU's two inputs) as one matrix each, stacked over the
     layers. That layout is packed from the model's weights at every prefill, so a Decoder always
