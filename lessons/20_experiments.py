@@ -51,10 +51,10 @@ from tinyllm.model import Linear, ModelConfig, Module, Transformer
 from tinyllm.optim import AdamW, clip_grad_norm
 from tinyllm.tokenizer import ENDOFTEXT, Tokenizer
 
-STEPS = pick(160, 4)                 # the same number of steps (and tokens) for every run
-EVAL_EVERY = pick(20, 4)
+STEPS = pick(160, 3)                 # the same number of steps (and tokens) for every run
+EVAL_EVERY = pick(20, 3)
 EVAL_WINDOWS = pick(24, 4)           # held-out windows of T tokens per evaluation
-B, T = 16, 64
+B, T = pick(16, 4), pick(64, 32)
 
 # %%
 # ============================================================================================
