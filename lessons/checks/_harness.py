@@ -140,8 +140,8 @@ def _trap(path):
                 ".backward() lets the engine find the gradient, which is what this exercise does by hand"
                 "\nHINT: compute the gradient with NumPy from the saved arrays and g, as the lesson derives it")
         raise CheckFailure(f"your solution called the library's {shown}, the piece this exercise replaces"
-                           f"\nHINT: write it yourself with NumPy (the lesson shows how); the check compares "
-                           f"your numbers with {shown} afterwards")
+                           f"\nHINT: write it yourself (the lesson shows how); the check compares your "
+                           f"numbers with {shown} afterwards")
     trap.__name__ = "trap_" + path.rsplit(".", 1)[-1]
     return trap
 
@@ -159,9 +159,13 @@ class _Traps:
         if self.depth == 1:
             for path in self.paths:
                 owner, name = _resolve(path)
-                original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+                if isinstance(owner, type) and name not in vars(owner):
+                    original = getattr(owner, name)               # inherited: remove the trap on exit
+                    self.saved.append((owner, name, None))
+                else:
+                    original = vars(owner)[name] if isinstance(owner, type) else getattr(owner, name)
+                    self.saved.append((owner, name, original))
                 trap = _trap(path)
-                self.saved.append((owner, name, original))
                 setattr(owner, name, trap)
                 for namespace in self._namespaces():
                     for alias, value in list(namespace.items()):
@@ -186,6 +190,8 @@ class _Traps:
             for owner, name, original in reversed(self.saved):
                 if isinstance(owner, dict):
                     owner[name] = original
+                elif original is None:
+                    delattr(owner, name)
                 else:
                     setattr(owner, name, original)
             self.saved = []

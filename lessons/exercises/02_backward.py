@@ -2,6 +2,7 @@
 
 Read lessons/02_backward.py (section 6 has hints), then write the two functions below in NumPy.
 Check them:   make exercise N=02        (or: python lessons/exercise.py 02)
+Stuck?        make exercise N=02 HINT=1   (then HINT=2, ...: from a nudge to the answer)
 The check gradchecks each one in float64 and compares div_backward with the library's F.div.
 """
 import numpy as np

@@ -2,6 +2,7 @@
 
 Read lessons/03_broadcasting.py (sections 2, 3, 5; section 6 has hints), then write both in NumPy.
 Check them:   make exercise N=03        (or: python lessons/exercise.py 03)
+Stuck?        make exercise N=03 HINT=1   (then HINT=2, ...: from a nudge to the answer)
 The check gradchecks ops built from your functions and compares them with the library's.
 """
 import numpy as np

@@ -2,6 +2,7 @@
 
 Read lessons/04_softmax.py (sections 4 and 5; section 7 has hints), then write both in NumPy.
 Check them:   make exercise N=04        (or: python lessons/exercise.py 04)
+Stuck?        make exercise N=04 HINT=1   (then HINT=2, ...: from a nudge to the answer)
 The check gradchecks ops built from your functions and compares them with autograd/kernels.py.
 """
 import numpy as np

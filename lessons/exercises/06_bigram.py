@@ -2,6 +2,7 @@
 
 Read lessons/06_bigram.py, section 3, then write embedding_backward in NumPy.
 Check it:   make exercise N=06        (or: python lessons/exercise.py 06)
+Stuck?      make exercise N=06 HINT=1   (then HINT=2, ...: from a nudge to the answer)
 The check gradchecks it (ids with repeats) and compares it with kernels.embedding_backward.
 """
 import numpy as np

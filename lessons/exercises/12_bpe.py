@@ -2,6 +2,7 @@
 
 Read lessons/12_bpe.py, sections 3 and 4, then write the three functions below.
 Check it:   python lessons/exercise.py 12
+Stuck?      make exercise N=12 HINT=1   (then HINT=2, ...: from a nudge to the answer)
 The check compares your merges with tinyllm/tokenizer.py's train_naive and train_bpe.
 """
 

@@ -2,6 +2,7 @@
 
 Read lessons/13_adamw.py, sections 2-4 and 6, then write the two functions below.
 Check it:   python lessons/exercise.py 13
+Stuck?      make exercise N=13 HINT=1   (then HINT=2, ...: from a nudge to the answer)
 The check runs your step for several steps against autograd/kernels.py (adamw_step_ref) and
 tinyllm/optim.py (AdamW), and your clipping against tinyllm/optim.py (clip_grad_norm).
 """

@@ -2,6 +2,7 @@
 
 Read lessons/15_sampling.py, sections 3 and 4, then write the two functions below.
 Check it:   python lessons/exercise.py 15
+Stuck?      make exercise N=15 HINT=1   (then HINT=2, ...: from a nudge to the answer)
 The check compares them with tinyllm/generate.py, filtered_probs.
 """
 import numpy as np

@@ -2,6 +2,7 @@
 
 Read lessons/16_kv_cache.py, sections 1-3, then write `attend_with_cache` below.
 Check it:   python lessons/exercise.py 16
+Stuck?      make exercise N=16 HINT=1   (then HINT=2, ...: from a nudge to the answer)
 The check feeds a sequence in pieces (a prefill, single tokens, a chunk) and compares your
 outputs with full causal attention over the whole sequence (autograd/attention.py,
 causal_attention_ref), and your cache with the keys and values it was given.

@@ -2,6 +2,7 @@
 
 Read lessons/18_export.py, section 3, then write `meta_to_hf` below.
 Check it:   python lessons/exercise.py 18
+Stuck?      make exercise N=18 HINT=1   (then HINT=2, ...: from a nudge to the answer)
 The check compares your permutation with tinyllm/export.py (interleaved_to_half) and checks the
 property that makes it right: Hugging Face's rotate_half RoPE on your rows gives the same
 attention scores q·k as Meta's interleaved RoPE on the original rows.
