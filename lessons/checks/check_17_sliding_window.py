@@ -25,9 +25,9 @@ TRAPS = [
 HINTS = [
     "Attend first, store afterwards: the chunk's first queries still need keys that its own positions "
     "will overwrite in the ring.",
-    "The visible past is the last min(pos, W - 1) positions, first = max(0, pos - W + 1) .. pos - 1, in "
-    "slots np.arange(first, pos) % W; put the chunk's own k, v after them, then mask: the query at c sees "
-    "key j when c - W < j <= c.",
+    "The visible past is the last min(pos, W - 1) positions, first .. pos - 1 with first = max(0, pos - W + 1), "
+    "in slots np.arange(first, pos) % W; put the chunk's own k, v after them, then mask: the query at c sees "
+    "key j when c - W < j <= c. Store only the chunk's last min(T, W) positions, each in slot p % W.",
     "keys = concat(cache_k[:, :, np.arange(first, pos) % W], k); c = pos + arange(T)[:, None], "
     "j = first + arange(S)[None, :]; scores where (j <= c) & (j > c - W), else -inf; softmax; then "
     "keep = min(T, W) and cache_k[:, :, np.arange(pos + T - keep, pos + T) % W] = k[:, :, T - keep:]. "
