@@ -94,7 +94,8 @@ def relative_error(c, exact):
 # the race is about how well each uses a core, not how it splits work (and a 2-thread run on a busy
 # machine measures mostly the waiting). BLAS runs with the library's own settings
 # (autograd/runtime.py), which leave OpenBLAS its default thread count, so on a machine with
-# several cores part of its lead is threads the kernel does not get here.
+# several cores part of its lead is threads the kernel does not get here; and on a busy machine a
+# product that must wait for its second thread to be scheduled can come out far slower than on one.
 sizes = pick([32, 64, 128, 256, 512, 1024], [32, 64, 128, 256])
 results = {"Python loops": [], "Numba, naive i-j-k loop": [], "Numba kernel (kernels.matmul)": [],
            "BLAS (np.matmul)": []}
