@@ -32,6 +32,7 @@ from _common import best_time, max_rel_error, pick, plt, save_figure, section
 
 import autograd.functional as F
 from autograd import Tensor, gradcheck, kernels
+from autograd.runtime import numba_threads
 
 rng = np.random.default_rng(0)
 
@@ -153,7 +154,9 @@ section("6. The Numba kernel vs the NumPy reference")
 #   kernel (Numba)      3 passes per row (max, exp-and-sum, scale) while the row is in cache, no
 #                       temporaries, rows split across cores (prange). Its exp is the scalar libm
 #                       one: Numba vectorises exp only with Intel's SVML library (`numba -s`).
-# So which one wins depends on the machine. Measure, on 1 thread and on 2:
+# So which one wins depends on the machine. Measure, on 1 thread and on 2 (the kernel's thread
+# count set just for the timing, numba_threads in autograd/runtime.py; NumPy's elementwise passes
+# use one thread whatever the settings):
 rows, V = pick((4096, 2048), (512, 2048))               # a batch of tokens x the default vocab
 x32 = rng.standard_normal((rows, V)).astype(np.float32) * 3
 t_targets = rng.integers(0, V, size=rows)
@@ -163,10 +166,10 @@ for name, ref, ker in [("softmax", lambda: kernels.softmax_ref(x32), lambda: ker
                        ("cross-entropy forward", lambda: kernels.cross_entropy_ref(x32, t_targets),
                         lambda: kernels.cross_entropy(x32, t_targets))]:
     t_ref = best_time(ref)
-    numba.set_num_threads(1)
-    t_one = best_time(ker)
-    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-    t_two = best_time(ker)
+    with numba_threads(1):
+        t_one = best_time(ker)
+    with numba_threads(min(2, numba.config.NUMBA_NUM_THREADS)):
+        t_two = best_time(ker)
     print(f"  {name:36s} {t_ref * 1e3:9.1f} ms {t_one * 1e3:13.1f} ms {t_two * 1e3:14.1f} ms")
 y_ref64 = kernels.softmax_ref(x32.astype(np.float64))
 print(f"  accuracy vs float64: kernel max rel error {max_rel_error(kernels.softmax(x32), y_ref64, 1e-12):.1e},"

@@ -28,25 +28,16 @@ Run:       python lessons/06_bigram.py        (TINYLLM_FAST=1 for a quick pass)
 Exercise:  make exercise N=06                 (write embedding_backward)
 """
 # %%
-import os
 from pathlib import Path
 
-# The arrays here are small (4096 x 84): waking a second thread costs more than it saves, and on a
-# busy machine each parallel call waits for a free core. One thread for BLAS (read when NumPy
-# loads, so before `import numpy`) and for the Numba kernels.
-os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = "1"
+import numpy as np
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
+from _common import LESSONS_DIR, max_rel_error, pick, plt, save_figure, section
 
-from _common import LESSONS_DIR, max_rel_error, pick, plt, save_figure, section  # noqa: E402
-
-import autograd.functional as F  # noqa: E402
-from autograd import Tensor, kernels, no_grad  # noqa: E402
-from tinyllm import data  # noqa: E402
-from tinyllm.optim import AdamW  # noqa: E402
-
-numba.set_num_threads(1)
+import autograd.functional as F
+from autograd import Tensor, kernels, no_grad
+from tinyllm import data
+from tinyllm.optim import AdamW
 
 rng = np.random.default_rng(0)
 

@@ -27,13 +27,13 @@ Exercise:  make exercise N=07                    (write rms_norm_forward, the Nu
                                                   rms_norm_forward_numba, rms_norm_backward)
 """
 # %%
-import numba
 import numpy as np
 
 from _common import best_time, max_rel_error, pick, plt, save_figure, section
 
 import autograd.functional as F
 from autograd import Tensor, gradcheck, kernels
+from autograd.runtime import numba_threads
 from tinyllm.model import RMSNorm
 
 rng = np.random.default_rng(0)
@@ -135,16 +135,18 @@ def composed_step(x, w):
     y = rms_norm_composed(x, w)
     y.backward(np.ones_like(y.data))
 
-# One thread for the kernels, so the comparison is pass-for-pass with single-threaded NumPy (and
-# immune to a busy machine, where a parallel kernel waits for both cores to be free).
-numba.set_num_threads(1)
+# One thread for the kernels (numba_threads(1) from autograd/runtime.py, for the timing only), so
+# the comparison is pass-for-pass with NumPy's elementwise passes, which run on one thread (and is
+# immune to a busy machine, where a parallel kernel waits for both cores to be free). NumPy and
+# its BLAS keep the library's own settings.
 D = 256                                                       # the default model's width
 rows = pick([256, 1024, 4096, 16384], [256, 2048])
 t_fused, t_composed = [], []
 for n in rows:
     xs = Tensor(rng.standard_normal((n, D)).astype(np.float32), requires_grad=True)
     ws = Tensor(np.ones(D, dtype=np.float32), requires_grad=True)
-    t_fused.append(best_time(lambda: fused_step(xs, ws)))         # best of repeated runs
+    with numba_threads(1):
+        t_fused.append(best_time(lambda: fused_step(xs, ws)))     # best of repeated runs
     t_composed.append(best_time(lambda: composed_step(xs, ws)))
     print(f"  N={n:6d} x D={D}: fused {t_fused[-1] * 1e3:7.2f} ms   composed {t_composed[-1] * 1e3:7.2f} ms"
           f"   (forward + backward, float32)")

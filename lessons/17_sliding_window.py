@@ -28,6 +28,7 @@ Sections
 Run:       python lessons/17_sliding_window.py          (TINYLLM_FAST=1 for a quick pass)
 Exercise:  python lessons/exercise.py 17                (attention over a rolling cache)
 """
+# %%
 import math
 
 import numpy as np
@@ -45,6 +46,7 @@ from tinyllm.optim import AdamW, clip_grad_norm
 rng = np.random.default_rng(0)
 
 
+# %%
 # ============================================================================================
 section("1. The mask")
 # Which keys each query sees, for T = 8 and a window of W = 3: its own key and the two before it.
@@ -78,6 +80,7 @@ print(f"forward: full causal {t_full * 1e3:.2f} ms, window {W} {t_win * 1e3:.2f}
       f"({t_full / t_win:.1f}×; keys per query {keys_full:.0f} vs {keys_win:.0f})")
 
 
+# %%
 # ============================================================================================
 section("2. The receptive field")
 # How far back can the last position's output depend on the input? Give every position its
@@ -108,6 +111,7 @@ ax.set_title(f"Positions the last output depends on, window W = {W}: (W − 1) m
 save_figure(fig, "17_receptive_field.png")
 
 
+# %%
 # ============================================================================================
 section("3. The ring buffer")
 # A windowed cache keeps W slots. Position p goes to slot p mod W, overwriting position p − W,
@@ -123,10 +127,15 @@ for p in range(10):
 # Softmax attention does not care in which order it meets the keys, but reading the ring in
 # position order keeps the floating-point sums in the same order as the uncached forward.
 #
-# A chunk of T new tokens at once (a prompt) needs one more care: its first queries need keys the
-# chunk itself will overwrite. KVCache.update therefore reads the visible past (the last W − 1
-# positions) first, hands it to the attention together with the chunk's own keys, and only
-# then writes the chunk's last min(T, W) positions into their slots.
+# A chunk of T new tokens at once (a prompt) needs one more care. Its first query, at position
+# pos, sees keys back to pos − W + 1; its later queries see the chunk's own keys. But writing the
+# chunk into the ring overwrites slots, and for T > 1 some of them still hold keys the chunk's
+# first queries need (for T > W the chunk even overwrites its own beginning). So the order of
+# reading and writing matters. Which past positions to read out of the ring, how to mask the
+# chunk's queries against them and against each other, and which of the chunk's positions to
+# keep in the ring: that is the exercise (python lessons/exercise.py 17). KVCache (tinyllm/
+# kv_cache.py) does it for the model; here we only check that a chunked forward through the ring
+# gives the full forward's numbers.
 cfg = ModelConfig(dim=32, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=64, max_seq_len=32, sliding_window=6)
 model = Transformer(cfg, seed=1, dtype=np.float64)
 seq = rng.integers(0, cfg.vocab_size, 30)
@@ -139,6 +148,7 @@ print(f"30 tokens fed as chunks of 4, 11, 1, 14 through the ring: max rel error 
 assert err < 1e-10
 
 
+# %%
 # ============================================================================================
 section("4. Cached == uncached, past the window and past max_seq_len")
 # The jitted decoder (lesson 16, section 6) attends over the same ring, position p reading
@@ -155,6 +165,7 @@ print(f"prefill 10 + 70 one-token steps to position 79 (W = 6, max_seq_len 32): 
 assert err < 1e-10
 
 
+# %%
 # ============================================================================================
 section("5. Constant memory")
 # Cache bytes = 2 (k and v) · layers · kv heads · head_dim · bytes · slots. A full cache needs a
@@ -181,6 +192,7 @@ ax.legend()
 save_figure(fig, "17_cache_memory.png")
 
 
+# %%
 # ============================================================================================
 section("6. Full attention vs W = 64 on Shakespeare")
 # Does a window hurt? Train the same small byte-level model twice, once with full attention

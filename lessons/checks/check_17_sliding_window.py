@@ -4,10 +4,35 @@ the keys and values it was given, and the library's path (tinyllm/kv_cache.py KV
 autograd/attention.py causal_attention with window=W)."""
 import numpy as np
 
-from _harness import CheckFailure, expect_close
+from _harness import CheckFailure, expect_close, no_delegating
 from autograd import attention
 from tinyllm.kv_cache import KVCache
 from tinyllm.model import ModelConfig
+
+# while your functions run, these library pieces are traps (lessons/checks/_harness.py)
+TRAPS = [
+    "tinyllm.kv_cache.KVCache.update",
+    "tinyllm.kv_cache.KVCache.slot",
+    "autograd.attention.causal_attention",
+    "autograd.attention.causal_attention_ref",
+    "autograd.attention.attention_mask",
+    "autograd.functional.causal_attention",
+    "tinyllm.decode._attend",
+    "autograd.kernels.softmax",
+    "autograd.functional.softmax",
+]
+# make exercise N=17 HINT=1, 2, ...: a nudge first, the answer last
+HINTS = [
+    "Attend first, store afterwards: the chunk's first queries still need keys that its own positions "
+    "will overwrite in the ring.",
+    "The visible past is the last min(pos, W - 1) positions, first .. pos - 1 with first = max(0, pos - W + 1), "
+    "in slots np.arange(first, pos) % W; put the chunk's own k, v after them, then mask: the query at c sees "
+    "key j when c - W < j <= c. Store only the chunk's last min(T, W) positions, each in slot p % W.",
+    "keys = concat(cache_k[:, :, np.arange(first, pos) % W], k); c = pos + arange(T)[:, None], "
+    "j = first + arange(S)[None, :]; scores where (j <= c) & (j > c - W), else -inf; softmax; then "
+    "keep = min(T, W) and cache_k[:, :, np.arange(pos + T - keep, pos + T) % W] = k[:, :, T - keep:]. "
+    "See lessons/solutions/17_sliding_window.py.",
+]
 
 HINT_WINDOW = ("the query at position c sees W keys counting its own: c - W < j <= c (Mistral's and "
                "transformers' convention), not W keys before it (lessons/17_sliding_window.py, section 1)")
@@ -17,6 +42,7 @@ HINT_SLOTS = "position p lives in slot p % W; write only the chunk's last min(T,
 
 
 def check(impl):
+    impl = no_delegating(impl, TRAPS)
     rng = np.random.default_rng(17)
     B, H, Hkv, hd, W = 2, 4, 2, 8, 6
     total = 34

@@ -12,7 +12,7 @@ TRAPS = [
     "tinyllm.export.half_to_interleaved",
     "tinyllm.export.hf_state_dict",
 ]
-# make exercise N=17 HINT=1, 2, ...: a nudge first, the answer last
+# make exercise N=18 HINT=1, 2, ...: a nudge first, the answer last
 HINTS = [
     "Within each head, Meta keeps pair j in rows (2j, 2j+1); HF keeps it in rows (j, j + hd/2).",
     "Reshape the rows as (n_heads, hd/2, 2, d_in) and swap the middle two axes.",
