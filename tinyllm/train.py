@@ -377,6 +377,8 @@ def evaluate(model, val, T, batch_size, token_bytes, max_windows=0):
 
 def sample_text(model, tokenizer, prompt, max_new_tokens, seed):
     """A sample (temperature 0.8, top-p 0.9) as text; its own generator, not the training one's."""
+    if max_new_tokens == 0:                              # --sample-tokens 0: no sample
+        return prompt
     ids = encode_prompt(tokenizer, prompt)[-model.cfg.max_seq_len:]
     new = generate(model, ids, max_new_tokens, 0.8, 0, 0.9, np.random.default_rng(seed), tokenizer.eot_id)
     return prompt + tokenizer.decode([i for i in new if i != tokenizer.eot_id])
