@@ -196,7 +196,7 @@ else:                                      # not fetched yet (lesson 14 fetches 
     corpus = "the sonnets in lessons/sonnets.txt (the Shakespeare corpus is not cached)"
 train_bytes = np.frombuffer(train_text.encode("utf-8"), dtype=np.uint8)
 val_bytes = np.frombuffer(val_text.encode("utf-8"), dtype=np.uint8)
-T, W, batch, steps = pick(256, 128), 64, pick(8, 4), pick(100, 8)
+T, W, batch, steps = pick(256, 128), 64, pick(8, 4), pick(80, 8)
 print(f"{corpus}: byte tokens, context {T}, batch {batch}, {steps} steps each")
 
 
