@@ -18,3 +18,10 @@ def unit_scale_model(cfg, seed=0, dtype=np.float32):
         else:
             p.data[...] = rng.standard_normal(p.shape) * (3 / math.sqrt(p.shape[1]))
     return model
+
+
+def train_argv(corpus, out, *extra):
+    """`python -m tinyllm train` arguments for a fast tiny run on the test corpus."""
+    return ["train", "--preset", "tiny", "--text", str(corpus), "--vocab-size", "300", "--out", str(out),
+            "--batch-size", "4", "--warmup", "2", "--lr", "3e-3", "--eval-windows", "4",
+            "--sample-tokens", "8", "--final-sample-tokens", "8", *extra]

@@ -23,7 +23,6 @@ import time
 import tracemalloc
 import zipfile
 
-import numba
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -35,35 +34,14 @@ from tinyllm.checkpoint import CheckpointError, load_model, read_checkpoint, sav
 from tinyllm.files import atomic_write
 from tinyllm.model import ModelConfig, Transformer
 from tinyllm.tokenizer import Tokenizer
+from support import train_argv
+
+pytestmark = pytest.mark.usefixtures("one_numba_thread")   # tests/conftest.py
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the subprocesses: one thread each, so their float sums are those of the run they are compared with
 ENV = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
            MPLBACKEND="Agg", PYTHONPATH=ROOT)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_numba_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    words = "the king said to his queen that night was dark and cold é".split()
-    lines = [" ".join(rng.choice(words, size=8)) + "." for _ in range(120)]
-    path = tmp_path_factory.mktemp("corpus") / "text.txt"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return str(path)
-
-
-def train_argv(corpus, out, *extra):
-    return ["train", "--preset", "tiny", "--text", str(corpus), "--vocab-size", "300", "--out", str(out),
-            "--batch-size", "4", "--warmup", "2", "--lr", "3e-3", "--eval-windows", "4",
-            "--sample-tokens", "8", "--final-sample-tokens", "8", *extra]
 
 
 def error_of(capsys, argv):

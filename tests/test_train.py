@@ -4,7 +4,6 @@ import math
 import os
 import signal
 
-import numba
 import numpy as np
 import pytest
 
@@ -12,32 +11,9 @@ from tinyllm import train
 from tinyllm.__main__ import main
 from tinyllm.checkpoint import read_checkpoint
 from tinyllm.model import ModelConfig, Transformer
+from support import train_argv
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_numba_thread():
-    """The tiny model's kernels are too small to split over threads (see test_optim.py)."""
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    """~6 kB of text with some structure (and a multi-byte character) to learn from."""
-    rng = np.random.default_rng(0)
-    words = "the king said to his queen that night was dark and cold é".split()
-    lines = [" ".join(rng.choice(words, size=8)) + "." for _ in range(120)]
-    path = tmp_path_factory.mktemp("corpus") / "text.txt"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return str(path)
-
-
-def train_argv(corpus, out, *extra):
-    return ["train", "--preset", "tiny", "--text", corpus, "--vocab-size", "300", "--out", str(out),
-            "--batch-size", "4", "--warmup", "2", "--lr", "3e-3", "--eval-windows", "4",
-            "--sample-tokens", "8", "--final-sample-tokens", "8", *extra]
+pytestmark = pytest.mark.usefixtures("one_numba_thread")   # tests/conftest.py
 
 
 def config(argv):

