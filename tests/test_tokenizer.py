@@ -345,3 +345,10 @@ def test_tokenizer_cli_still_works(tok, tmp_path, capsys):
     assert tinyllm_main(["tokenizer", "encode", "--tokenizer", str(path), "hello"]) == 0
     ids = [int(i) for i in capsys.readouterr().out.split()]
     assert tok.decode(ids) == "hello"
+
+
+def test_a_tokenizer_file_that_is_not_utf8_is_named(tmp_path):
+    bad = tmp_path / "tok.json"
+    bad.write_bytes(b'{"merges": [\xff\xfe]}')
+    with pytest.raises(ValueError, match=r"tok\.json: not UTF-8 text \(byte 12\)"):
+        Tokenizer.load(bad)

@@ -472,8 +472,14 @@ class Tokenizer:
     @classmethod
     def load(cls, path):
         """Read a file written by save()."""
-        with open(path, encoding="utf-8") as f:
-            return cls.loads(f.read(), source=path)
+        with open(path, "rb") as f:
+            raw = f.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}: not UTF-8 text (byte {e.start}); a tokenizer file is the JSON "
+                             f"that Tokenizer.save writes") from None
+        return cls.loads(text, source=path)
 
     @classmethod
     def loads(cls, text, source="tokenizer text"):
