@@ -1,9 +1,11 @@
 """Fused causal self-attention with grouped-query heads and an optional sliding window: Numba
 kernels beside their NumPy definition.
 
-The same three parts as every op of autograd/kernels.py (whose conventions hold here too):
-causal_attention_ref, the plain NumPy definition; _attention_fwd / _attention_bwd, the jitted
-cores; causal_attention / causal_attention_backward, the wrappers that autograd.functional calls.
+The same three parts as every op of autograd/kernels.py: causal_attention_ref, the plain NumPy
+definition; _attention_fwd / _attention_bwd, the jitted cores; causal_attention /
+causal_attention_backward, the wrappers that autograd.functional calls. kernels.py's conventions
+hold here but one: the softmax sums (the log-sum-exp, and D_i = dO_i · O_i in the backward) add
+up in the input dtype, as FlashAttention's do, not in float64; a row has at most T terms.
 """
 import numpy as np
 from numba import njit, prange

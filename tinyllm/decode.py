@@ -76,7 +76,8 @@ def _attend(q, keys, values, first, last, scale, scores, out):
     """One query head over the cached positions first..last, in position order:
     out = Σ_t softmax(scale q·k_t)_t v_t. Position t is in slot t mod n_slots (the ring buffer;
     in a full cache t < n_slots, so slot t). q, out (hd,); keys, values (n_slots, hd);
-    scores is scratch of at least last - first + 1 floats."""
+    scores is scratch of at least last - first + 1 floats. The softmax sums in the input dtype
+    (as the attention kernels do), unlike _rmsnorm's float64 sum of squares."""
     n_slots = keys.shape[0]
     m = -np.inf
     slot = first % n_slots
