@@ -7,8 +7,10 @@ test` installs). The tests skip, saying why, only when mpi4py is absent or MPI c
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -85,29 +87,82 @@ def test_two_ranks_equal_one_process_with_twice_the_batch(launcher, tmp_path, dt
         assert relative(ranks["flat"] - before, opt.flat - before) <= tol
 
 
-def test_train_cli_data_parallel_equals_one_process(launcher, tmp_path):
-    """mpiexec -n 2 python -m tinyllm train --data-parallel --batch-size 2 leaves the run folder of
-    python -m tinyllm train --batch-size 4: the same losses, evaluations and checkpoint."""
-    text = tmp_path / "text.txt"
+@pytest.fixture
+def text(tmp_path):
+    path = tmp_path / "text.txt"
     rng = np.random.default_rng(0)
     words = "the king said to his queen that night was dark and cold".split()
-    text.write_text("\n".join(" ".join(rng.choice(words, size=8)) + "." for _ in range(120)) + "\n")
-    common = ["-m", "tinyllm", "train", "--preset", "tiny", "--text", str(text), "--vocab-size", "300",
-              "--steps", "4", "--eval-every", "2", "--context", "16", "--warmup", "1", "--dtype", "float64",
-              "--sample-tokens", "4", "--final-sample-tokens", "4"]
-    run_ranks(launcher, [*common, "--data-parallel", "--batch-size", "2", "--out", str(tmp_path / "ddp")])
-    one = subprocess.run([sys.executable, *common, "--batch-size", "4", "--out", str(tmp_path / "one")],
+    path.write_text("\n".join(" ".join(rng.choice(words, size=8)) + "." for _ in range(120)) + "\n")
+    return str(path)
+
+
+def test_train_cli_data_parallel_with_resume_equals_one_process(launcher, tmp_path, text):
+    """mpiexec -n 2 python -m tinyllm train --data-parallel --batch-size 2, 2 steps then --resume to
+    4, leaves the run folder of python -m tinyllm train --batch-size 4 --steps 4: the same step
+    losses and checkpoint. (A constant lr after warm-up, so a longer budget keeps the schedule.)"""
+    common = ["-m", "tinyllm", "train", "--preset", "tiny", "--text", text, "--vocab-size", "300",
+              "--eval-every", "2", "--context", "16", "--warmup", "1", "--lr", "3e-3", "--min-lr", "3e-3",
+              "--dtype", "float64", "--sample-tokens", "4", "--final-sample-tokens", "4"]
+    ddp = ["--data-parallel", "--batch-size", "2", "--out", str(tmp_path / "ddp")]
+    run_ranks(launcher, [*common, *ddp, "--steps", "2"])
+    r = run_ranks(launcher, [*common, *ddp, "--steps", "4", "--resume"])
+    assert "resuming" in r.stdout
+    one = subprocess.run([sys.executable, *common, "--batch-size", "4", "--steps", "4", "--out", str(tmp_path / "one")],
                          capture_output=True, text=True, timeout=300, env={**os.environ, **ONE_THREAD})
     assert one.returncode == 0, one.stderr
     for name in ("ckpt.npz", "metrics.jsonl", "loss.png", "samples.txt", "tokenizer.json"):
         assert (tmp_path / "ddp" / name).exists(), name
-    recs = {k: [json.loads(line) for line in open(tmp_path / k / "metrics.jsonl")] for k in ("ddp", "one")}
-    assert [sorted(r) for r in recs["ddp"]] == [sorted(r) for r in recs["one"]]
+    recs = {k: [json.loads(line) for line in open(tmp_path / k / "metrics.jsonl") if '"loss"' in line]
+            for k in ("ddp", "one")}
+    assert [r["step"] for r in recs["ddp"]] == [r["step"] for r in recs["one"]] == [1, 2, 3, 4]
     for a, b in zip(recs["ddp"], recs["one"]):
-        for key in ("loss", "grad_norm", "val_loss", "tokens"):
-            if key in a:
-                assert abs(a[key] - b[key]) <= 1e-10 * abs(b[key]), (key, a, b)
+        for key in ("loss", "grad_norm", "tokens"):
+            assert abs(a[key] - b[key]) <= 1e-10 * abs(b[key]), (key, a, b)
+    # resuming needs the same number of ranks: the global batch is ranks x --batch-size windows
+    again = subprocess.run([sys.executable, *common, "--steps", "6", "--resume", "--out", str(tmp_path / "ddp")],
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 1 and "trained by 2 process(es), this is 1" in again.stderr
     a, b = np.load(tmp_path / "ddp" / "ckpt.npz"), np.load(tmp_path / "one" / "ckpt.npz")
     for k in b.files:
         if b[k].dtype.kind == "f" and b[k].size:
             assert relative(a[k], b[k]) <= 1e-10, k
+
+
+def test_a_dead_rank_stops_the_others(launcher, tmp_path, text):
+    """kill -9 of rank 1 mid-run: mpiexec ends rank 0 too (it does not wait forever in the
+    all-reduce) and says which process died; the last checkpoint stays intact."""
+    out = tmp_path / "run"
+    argv = [launcher, "-n", "2", sys.executable, "-m", "tinyllm", "train", "--data-parallel", "--preset", "tiny",
+            "--text", text, "--vocab-size", "300", "--context", "16", "--batch-size", "2", "--steps", "100000",
+            "--eval-every", "5", "--sample-tokens", "4", "--out", str(out)]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env={**os.environ, **ONE_THREAD})
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "ckpt.npz").exists():                    # trained a few steps, saved once
+            assert p.poll() is None and time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.2)
+        rank0 = int((out / ".lock").read_text().split()[1].rstrip(","))
+        ranks = [int(d) for d in os.listdir("/proc") if d.isdigit() and int(d) != rank0
+                 and str(out).encode() in _cmdline(d) and b"--data-parallel" in _cmdline(d)
+                 and b"mpiexec" not in _cmdline(d)]
+        assert len(ranks) == 1, ranks
+        os.kill(ranks[0], signal.SIGKILL)
+        output, _ = p.communicate(timeout=60)                    # not a hang
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode != 0
+    assert "BAD TERMINATION" in output or "Killed" in output, output[-1500:]
+    assert not os.path.exists(f"/proc/{rank0}") or b"tinyllm" not in _cmdline(str(rank0))
+    from tinyllm.checkpoint import read_checkpoint
+    meta, _, _ = read_checkpoint(str(out / "ckpt.npz"))
+    assert meta["step"] % 5 == 0 and meta["ranks"] == 2
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""

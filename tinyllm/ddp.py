@@ -72,6 +72,11 @@ class DataParallel:
         rows = slice(self.rank * batch_size, (self.rank + 1) * batch_size)
         return T.get_batch(tokens, self.size * batch_size, T_, rng)[rows]
 
+    def start(self):
+        """Wait until every rank is ready to train (kernels compiled), so no step's time counts
+        another rank's start-up."""
+        self.comm.Barrier()
+
     # -- the gradient all-reduce
     def all_reduce(self, opt, loss):
         """Average every parameter's .grad and the loss over the ranks, in one Allreduce over a
@@ -167,6 +172,9 @@ def follow(run, parallel):
     """Ranks 1..N−1: rank 0's training steps (train.py's train_loop) without its writing. Returns
     0, or 130 when the ranks agreed to stop."""
     cfg = run.config
+    if not run.finished():
+        T.compile_kernels(run)                               # as rank 0 does, before the clock starts
+        parallel.start()
     while not run.finished():
         if parallel.requested:
             return 130

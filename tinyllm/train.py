@@ -432,6 +432,8 @@ def train_loop(run, folder, progress=None, stop=None, parallel=None):
     tokens_per_step = cfg.batch_size * cfg.context * cfg.grad_accum * ranks
     recent = []                                              # recent step times, for tokens/s and ETA
     folder.start_logs(run)                                   # metrics and samples agree with run.step
+    if parallel and not run.finished():
+        parallel.start()                                     # the ranks start the clock together
     while not run.finished():
         if stop is not None and stop.requested:
             folder.save(run)
