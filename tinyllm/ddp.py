@@ -86,15 +86,14 @@ class DataParallel:
         if self.buffer is None or self.buffer.dtype != opt.flat.dtype:
             self.buffer = np.empty(n + 1, dtype=opt.flat.dtype)
         buf = self.buffer
-        for i, p in enumerate(opt.params):                                 # pack
-            buf[opt.offsets[i]:opt.offsets[i + 1]] = 0 if p.grad is None else p.grad.reshape(-1)
+        pack([np.zeros(p.shape, buf.dtype) if p.grad is None else p.grad for p in opt.params], buf[:n])
         buf[n] = loss
         t0 = time.perf_counter()
         self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)        # Σ over ranks, on every rank
         self.reduce_seconds += time.perf_counter() - t0
         buf *= buf.dtype.type(1.0 / self.size)                              # mean
-        for i, p in enumerate(opt.params):                                 # unpack (views, no copy)
-            p.grad = buf[opt.offsets[i]:opt.offsets[i + 1]].reshape(p.shape)
+        for p, g in zip(opt.params, unpack(buf[:n], [p.shape for p in opt.params])):
+            p.grad = g                                                      # views: no copy
         return float(buf[n])
 
     # -- agreeing after each step
@@ -150,6 +149,25 @@ class DataParallel:
         sys.stdout.flush()
         sys.stderr.flush()
         self.comm.Abort(code)
+
+
+def pack(grads, out):
+    """Copy the arrays `grads`, in order, into consecutive slices of the 1-D buffer out; returns out."""
+    start = 0
+    for g in grads:
+        out[start:start + g.size] = g.reshape(-1)
+        start += g.size
+    return out
+
+
+def unpack(flat, shapes):
+    """Views of the 1-D buffer flat, one per shape, laid out one after another (pack's inverse)."""
+    views, start = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        views.append(flat[start:start + size].reshape(shape))
+        start += size
+    return views
 
 
 def weights_hash(opt):
