@@ -58,6 +58,16 @@ def run_ranks(launcher, args, cwd=None, timeout=300):
     return r
 
 
+def test_the_single_process_path_never_imports_mpi4py(tmp_path):
+    code = ("import sys; from tinyllm.__main__ import main; "
+            f"main(['train', '--preset', 'tiny', '--text', {str(HERE / 'ddp_setup.py')!r}, '--vocab-size', '260', "
+            f"'--steps', '1', '--context', '8', '--sample-tokens', '1', '--final-sample-tokens', '1', "
+            f"'--out', {str(tmp_path / 'run')!r}]); import tinyllm.ddp; assert 'mpi4py' not in sys.modules, 'imported'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, **ONE_THREAD})
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
 def relative(a, b):
     return float(np.max(np.abs(np.asarray(a, np.float64) - b)) / np.max(np.abs(b)))
 

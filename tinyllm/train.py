@@ -15,6 +15,9 @@ The file reads top to bottom in the order a run happens:
     resume_run       a Run back from OUT/ckpt.npz (corpus and tokenizer checked by content)
     StopOnSignal, Progress, plot_losses, main (the command line)
 
+Data-parallel training over N processes (mpirun -n N ... --data-parallel) is tinyllm/ddp.py; here
+it is a `parallel` argument of main and train_loop and an `all_reduce` argument of train_step.
+
 The corpus is Shakespeare (tinyllm/data.py; three whole plays held out for validation) or any
 UTF-8 file (--text; its last 10% of lines held out). A byte-level BPE tokenizer is trained on
 the training split (or --tokenizer FILE is used), then both splits are tokenized once into
