@@ -40,7 +40,7 @@ test-interop:
 test-all: $(STAMP)
 	$(PYTHON) -m pytest -m "" 
 
-bench: $(STAMP)
+bench: $(STAMP) $(MPI_STAMP)
 	@for f in bench/[!_]*.py; do echo "== $$f"; $(PYTHON) $$f || exit 1; done
 
 train-shakespeare: $(STAMP)
