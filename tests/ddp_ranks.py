@@ -4,6 +4,7 @@ after every step. Rank 0 writes OUT (npz): the losses, grad norms, final weights
 the hashes agreed at each step. (Not collected by pytest: no test_ prefix.)
 
     python tests/ddp_ranks.py OUT DTYPE STEPS BATCH_PER_RANK
+    python tests/ddp_ranks.py OUT desync        (the weight-hash check must catch a 1-ulp difference)
 """
 import sys
 
@@ -22,13 +23,34 @@ def main(out, dtype, steps, batch_size):
     for _ in range(steps):
         batch = parallel.get_batch(tokens, batch_size, ddp_setup.CONTEXT, rng)
         loss, norm = train_step(model, opt, [batch], ddp_setup.LR, ddp_setup.CLIP, parallel.all_reduce)
-        hashes = parallel.comm.allgather(ddp.weights_hash(opt))      # every rank's sha256 of its weights
+        hashes = np.empty((parallel.size, 32), dtype=np.uint8)        # every rank's sha256 of its weights
+        parallel.comm.Allgather(np.frombuffer(ddp.weights_hash(opt), dtype=np.uint8), hashes)
         losses.append(loss)
         norms.append(norm)
-        agreed.append(all(h == hashes[0] for h in hashes))
+        agreed.append(bool((hashes == hashes[0]).all()))
     if parallel.rank == 0:
         np.savez(out, losses=losses, norms=norms, agreed=agreed, flat=opt.flat, ranks=parallel.size)
 
 
+def desync(out):
+    """Rank 1 changes one weight by one ulp: DataParallel.sync must notice on every rank."""
+    parallel = ddp.DataParallel()
+    _, opt, _, _ = ddp_setup.build("float32")
+    assert parallel.sync(0.5, opt) == 0.5                   # equal weights: no complaint
+    if parallel.rank == 1:
+        opt.flat[123] = np.nextafter(opt.flat[123], np.float32(1))
+    try:
+        parallel.sync(0.5, opt)
+        caught = ""
+    except ddp.T.TrainingError as e:
+        caught = str(e)
+    if parallel.rank == 0:
+        with open(out, "w") as f:
+            f.write(caught)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    if sys.argv[2] == "desync":
+        desync(sys.argv[1])
+    else:
+        main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))

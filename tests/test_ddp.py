@@ -97,6 +97,12 @@ def test_two_ranks_equal_one_process_with_twice_the_batch(launcher, tmp_path, dt
         assert relative(ranks["flat"] - before, opt.flat - before) <= tol
 
 
+def test_sync_catches_ranks_whose_weights_differ_by_one_ulp(launcher, tmp_path):
+    out = tmp_path / "caught.txt"
+    run_ranks(launcher, [str(HERE / "ddp_ranks.py"), str(out), "desync"])
+    assert "the ranks' weights differ" in out.read_text()
+
+
 @pytest.fixture
 def text(tmp_path):
     path = tmp_path / "text.txt"
