@@ -4,7 +4,7 @@
 its thread counts set (OMP/OPENBLAS/NUMBA_NUM_THREADS); they warm up, then alternate for
 --rounds rounds of --steps timed steps. Per round: tokens/s from the median step, and for the
 2-rank side the all-reduce's share of the step (measured around the Allreduce call on rank 0,
-which includes waiting for the slower rank). Prints the median of the rounds, their range, and
+which includes waiting for the slower rank), and the same Allreduce alone after a Barrier. Prints the median of the rounds, their range, and
 the load average before and after.
 
 The gradient all-reduce moves 2(N-1)/N x the gradient's bytes per rank per step; lessons/
@@ -42,7 +42,7 @@ def side(ranks, token_file, args):
     step_ms = statistics.median(out["step_ms"])
     share = statistics.median(a / s for a, s in zip(out["allreduce_ms"], out["step_ms"]))
     return {"tok_s": TOKENS_PER_STEP / step_ms * 1e3, "share": share, "allreduce_ms": statistics.median(out["allreduce_ms"]),
-            "grad_mb": out["grad_mb"]}
+            "pure_ms": statistics.median(out["pure_ms"]) if out["pure_ms"] else 0.0, "grad_mb": out["grad_mb"]}
 
 
 def main():
@@ -74,7 +74,9 @@ def main():
     print(f"  2 processes x 1 thread : {H.spread([x['tok_s'] for x in two])} tok/s  "
           f"(mpiexec -n 2, MPICH shared memory)")
     print(f"  all-reduce share of the 2-process step: {H.spread([100 * x['share'] for x in two], '{:.1f}')} %  "
-          f"({H.spread([x['allreduce_ms'] for x in two], '{:.1f}')} ms)")
+          f"({H.spread([x['allreduce_ms'] for x in two], '{:.1f}')} ms, including waiting for the slower rank)")
+    print(f"  the all-reduce alone (after a Barrier): {H.spread([x['pure_ms'] for x in two], '{:.1f}')} ms for "
+          f"{one[0]['grad_mb']:.1f} MB")
 
 
 if __name__ == "__main__":
