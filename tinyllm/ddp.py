@@ -113,11 +113,11 @@ class DataParallel:
         return float(buf[0])
 
     # -- sharing the run (rank 0) / receiving it (the others)
-    def share(self, run):
-        """Rank 0: send the run to the other ranks (None: there is none, they stop)."""
+    def share(self, run, code=1):
+        """Rank 0: send the run to the other ranks (None: there is none, they exit with code)."""
         self.shared = True
         if run is None:
-            bcast_json(self.comm, None)
+            bcast_json(self.comm, {"exit": code})
             return
         meta = {"config": T.dataclasses.asdict(run.config), "vocab_size": run.model.cfg.vocab_size,
                 "rng": run.rng.bit_generator.state, "step": run.step, "tokens": run.tokens,
@@ -128,10 +128,11 @@ class DataParallel:
             self.comm.Bcast(buf, root=0)
 
     def receive(self):
-        """The other ranks: the Run rank 0 shares (with no tokenizer, no val data), or None."""
+        """The other ranks: the Run rank 0 shares (with no tokenizer, no val data), or the exit
+        code rank 0 stopped with when there is no run (a bad flag, --help, a busy folder)."""
         meta = bcast_json(self.comm, None)
-        if meta is None:
-            return None
+        if "exit" in meta:
+            return int(meta["exit"])
         cfg = T.TrainConfig(**meta["config"])
         train_ids = np.empty(meta["n_train"], dtype=np.uint16)
         self.comm.Bcast(train_ids, root=0)
@@ -218,19 +219,21 @@ def main(argv):
     if parallel.rank == 0:
         try:
             code = T.main(argv, parallel=parallel)
+        except SystemExit as e:                    # argparse: --help, or a bad flag (it printed why)
+            code = e.code if isinstance(e.code, int) else 1
         except BaseException:
             traceback.print_exc()
             code = 1
-        if not parallel.shared:                    # failed before the run existed: the others stop
-            parallel.share(None)
+        if not parallel.shared:                    # stopped before the run existed: so do the others
+            parallel.share(None, code)
         elif code not in (0, 130):                 # failed during training: the others are waiting
             print(f"rank 0 stopped with an error; ending the other {parallel.size - 1} rank(s)", file=sys.stderr)
             parallel.abort(code)
         return code
     try:
         run = parallel.receive()
-        if run is None:
-            return 1                               # rank 0 printed why
+        if isinstance(run, int):
+            return run                             # rank 0 printed why
         with T.StopOnSignal() as stop:
             parallel.local_stop = stop
             return follow(run, parallel)
