@@ -42,7 +42,7 @@ def desync(out):
     try:
         parallel.sync(0.5, opt)
         caught = ""
-    except ddp.T.TrainingError as e:
+    except ddp.train.TrainingError as e:
         caught = str(e)
     if parallel.rank == 0:
         with open(out, "w") as f:

@@ -32,6 +32,7 @@ This module is imported only with --data-parallel: a single-process run never im
 mpi4py and an MPI library come from the optional extra: pip install 'tinyllm[mpi]' (MPICH's
 wheel, whose mpiexec is then in the environment's bin/).
 """
+import dataclasses
 import hashlib
 import json
 import sys
@@ -40,7 +41,9 @@ import traceback
 
 import numpy as np
 
-from tinyllm import train as T
+from tinyllm import train
+from tinyllm.model import Transformer
+from tinyllm.optim import AdamW
 
 
 def mpi():
@@ -48,7 +51,7 @@ def mpi():
     try:
         from mpi4py import MPI
     except ImportError as e:
-        raise T.TrainingError(f"--data-parallel needs mpi4py and an MPI library ({e}); install them with "
+        raise train.TrainingError(f"--data-parallel needs mpi4py and an MPI library ({e}); install them with "
                               f"pip install 'tinyllm[mpi]' (or: make train-shakespeare-ddp)") from None
     return MPI
 
@@ -67,10 +70,10 @@ class DataParallel:
         self.reduce_seconds = 0.0          # time spent in the gradient Allreduce (bench/ddp_speed.py)
 
     # -- the batch
-    def get_batch(self, tokens, batch_size, T_, rng):
+    def get_batch(self, tokens, batch_size, context, rng):
         """This rank's (B, T+1) rows of the step's global batch of N·B windows."""
         rows = slice(self.rank * batch_size, (self.rank + 1) * batch_size)
-        return T.get_batch(tokens, self.size * batch_size, T_, rng)[rows]
+        return train.get_batch(tokens, self.size * batch_size, context, rng)[rows]
 
     def start(self):
         """Wait until every rank is ready to train (kernels compiled), so no step's time counts
@@ -107,7 +110,7 @@ class DataParallel:
         self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.MAX)
         self.requested = self.requested or buf[1] > 0
         if buf[2] != -buf[3]:
-            raise T.TrainingError("the ranks' weights differ (their hashes do not agree): the ranks did not "
+            raise train.TrainingError("the ranks' weights differ (their hashes do not agree): the ranks did not "
                                   "take the same steps (a different MPI, BLAS or thread count can change the "
                                   "last bit of a sum); stopping")
         return float(buf[0])
@@ -119,7 +122,7 @@ class DataParallel:
         if run is None:
             bcast_json(self.comm, {"exit": code})
             return
-        meta = {"config": T.dataclasses.asdict(run.config), "vocab_size": run.model.cfg.vocab_size,
+        meta = {"config": dataclasses.asdict(run.config), "vocab_size": run.model.cfg.vocab_size,
                 "rng": run.rng.bit_generator.state, "step": run.step, "tokens": run.tokens,
                 "train_time": run.train_time, "t": run.opt.t, "n_train": len(run.train_ids)}
         bcast_json(self.comm, meta)
@@ -133,17 +136,17 @@ class DataParallel:
         meta = bcast_json(self.comm, None)
         if "exit" in meta:
             return int(meta["exit"])
-        cfg = T.TrainConfig(**meta["config"])
+        cfg = train.TrainConfig(**meta["config"])
         train_ids = np.empty(meta["n_train"], dtype=np.uint16)
         self.comm.Bcast(train_ids, root=0)
-        model = T.Transformer(cfg.model_config(meta["vocab_size"]), seed=cfg.seed, dtype=np.dtype(cfg.dtype))
-        opt = T.AdamW(model.named_parameters(), cfg.lr, (cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+        model = Transformer(cfg.model_config(meta["vocab_size"]), seed=cfg.seed, dtype=np.dtype(cfg.dtype))
+        opt = AdamW(model.named_parameters(), cfg.lr, (cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
         for buf in (opt.flat, opt.m, opt.v):                 # the weights are views of opt.flat
             self.comm.Bcast(buf, root=0)
         opt.t = meta["t"]
         rng = np.random.default_rng(cfg.seed)
         rng.bit_generator.state = meta["rng"]
-        return T.Run(cfg, None, "", train_ids, None, "", model, opt, rng,
+        return train.Run(cfg, None, "", train_ids, None, "", model, opt, rng,
                      meta["step"], meta["tokens"], meta["train_time"])
 
     def abort(self, code=1):
@@ -192,7 +195,7 @@ def follow(run, parallel):
     0, or 130 when the ranks agreed to stop."""
     cfg = run.config
     if not run.finished():
-        T.compile_kernels(run)                               # as rank 0 does, before the clock starts
+        train.compile_kernels(run)                               # as rank 0 does, before the clock starts
         parallel.start()
     while not run.finished():
         if parallel.requested:
@@ -201,7 +204,7 @@ def follow(run, parallel):
         t0 = time.perf_counter()
         batches = [parallel.get_batch(run.train_ids, cfg.batch_size, cfg.context, run.rng)
                    for _ in range(cfg.grad_accum)]
-        T.train_step(run.model, run.opt, batches, lr, cfg.grad_clip, parallel.all_reduce)
+        train.train_step(run.model, run.opt, batches, lr, cfg.grad_clip, parallel.all_reduce)
         run.step += 1
         check = run.opt if run.step % cfg.eval_every == 0 else None
         run.train_time += parallel.sync(time.perf_counter() - t0, check)
@@ -213,12 +216,12 @@ def main(argv):
     """python -m tinyllm train --data-parallel ... on every rank (started by mpirun/mpiexec)."""
     try:
         parallel = DataParallel()
-    except T.TrainingError as e:
+    except train.TrainingError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if parallel.rank == 0:
         try:
-            code = T.main(argv, parallel=parallel)
+            code = train.main(argv, parallel=parallel)
         except SystemExit as e:                    # argparse: --help, or a bad flag (it printed why)
             code = e.code if isinstance(e.code, int) else 1
         except BaseException:
@@ -234,13 +237,13 @@ def main(argv):
         run = parallel.receive()
         if isinstance(run, int):
             return run                             # rank 0 printed why
-        with T.StopOnSignal() as stop:
+        with train.StopOnSignal() as stop:
             parallel.local_stop = stop
             return follow(run, parallel)
-    except T.Diverged:
+    except train.Diverged:
         return 1                                   # every rank saw the same loss: rank 0 reports it
     except BaseException as e:
-        if isinstance(e, T.TrainingError):
+        if isinstance(e, train.TrainingError):
             print(f"rank {parallel.rank}: error: {e}", file=sys.stderr)
         else:
             traceback.print_exc()
