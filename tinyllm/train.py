@@ -15,6 +15,9 @@ The file reads top to bottom in the order a run happens:
     resume_run       a Run back from OUT/ckpt.npz (corpus and tokenizer checked by content)
     StopOnSignal, Progress, plot_losses, main (the command line)
 
+Data-parallel training over N processes (mpirun -n N ... --data-parallel) is tinyllm/ddp.py; here
+it is a `parallel` argument of main and train_loop and an `all_reduce` argument of train_step.
+
 The corpus is Shakespeare (tinyllm/data.py; three whole plays held out for validation) or any
 UTF-8 file (--text; its last 10% of lines held out). A byte-level BPE tokenizer is trained on
 the training split (or --tokenizer FILE is used), then both splits are tokenized once into
@@ -330,22 +333,29 @@ class Diverged(TrainingError):
     """The loss or the gradient norm is NaN or inf."""
 
 
-def train_step(model, opt, batches, lr, grad_clip):
+def train_step(model, opt, batches, lr, grad_clip, all_reduce=None):
     """One optimizer step over the micro-batches (each (B, T+1)): the mean of their losses is
-    the loss, so its gradient is the mean of theirs. Returns (loss, gradient norm before clipping)."""
+    the loss, so its gradient is the mean of theirs. Returns (loss, gradient norm before clipping).
+    all_reduce(opt, loss) -> mean loss: data parallel (tinyllm/ddp.py), it averages the gradients
+    and the loss over the ranks before clipping, so every rank takes the same step."""
     losses = []
     for batch in batches:
         _, loss = model(batch[:, :-1], batch[:, 1:])                       # forward: mean cross-entropy
         losses.append(float(loss.data))
-        if not math.isfinite(losses[-1]):
+        if not math.isfinite(losses[-1]) and all_reduce is None:
             raise Diverged(f"the loss is {losses[-1]}")
         loss.backward(np.asarray(1.0 / len(batches), dtype=loss.dtype))   # .grad += ∂(loss / n)
+    mean_loss = sum(losses) / len(losses)
+    if all_reduce is not None:                                             # ranks decide together
+        mean_loss = all_reduce(opt, mean_loss)
+        if not math.isfinite(mean_loss):
+            raise Diverged(f"the loss is {mean_loss} (averaged over the ranks)")
     norm = clip_grad_norm(opt.params, grad_clip) if grad_clip else 0.0
     if not math.isfinite(norm):
         raise Diverged(f"the gradient norm is {norm}")
     opt.step(lr)
     opt.zero_grad()                                                        # backward adds into .grad
-    return sum(losses) / len(losses), norm
+    return mean_loss, norm
 
 
 def token_byte_lengths(tokenizer):
@@ -401,6 +411,7 @@ class Run:
     tokens: int = 0
     train_time: float = 0.0            # seconds spent in steps (not in evaluations)
     metrics: list = field(default_factory=list)
+    ranks: int = 1                     # processes of a data-parallel run (tinyllm/ddp.py); resume needs as many
 
     @property
     def token_bytes(self):
@@ -425,14 +436,20 @@ def new_run(cfg, prepared=None):
                np.random.default_rng(cfg.seed))
 
 
-def train_loop(run, folder, progress=None, stop=None):
+def train_loop(run, folder, progress=None, stop=None, parallel=None):
     """Train until the step or time budget is spent; returns 0 (or 130 when stop.requested:
-    the state is saved first). Every eval_every steps: evaluate, sample, checkpoint, plot."""
+    the state is saved first). Every eval_every steps: evaluate, sample, checkpoint, plot.
+    parallel: a ddp.DataParallel when this is rank 0 of a data-parallel run (then the batch is
+    this rank's rows of the global one, the gradients are averaged over the ranks, and the
+    ranks agree on the step's time and on stopping)."""
     cfg = run.config
     progress = progress or Progress(cfg.log_every)
-    tokens_per_step = cfg.batch_size * cfg.context * cfg.grad_accum
+    ranks = parallel.size if parallel else 1
+    tokens_per_step = cfg.batch_size * cfg.context * cfg.grad_accum * ranks
     recent = []                                              # recent step times, for tokens/s and ETA
     folder.start_logs(run)                                   # metrics and samples agree with run.step
+    if parallel and not run.finished():
+        parallel.start()                                     # the ranks start the clock together
     while not run.finished():
         if stop is not None and stop.requested:
             folder.save(run)
@@ -440,12 +457,15 @@ def train_loop(run, folder, progress=None, stop=None):
             return 130
         lr = run.lr()
         t0 = time.perf_counter()
-        batches = [get_batch(run.train_ids, cfg.batch_size, cfg.context, run.rng) for _ in range(cfg.grad_accum)]
+        draw = parallel.get_batch if parallel else get_batch
+        batches = [draw(run.train_ids, cfg.batch_size, cfg.context, run.rng) for _ in range(cfg.grad_accum)]
         try:
-            loss, norm = train_step(run.model, run.opt, batches, lr, cfg.grad_clip)
+            loss, norm = train_step(run.model, run.opt, batches, lr, cfg.grad_clip, parallel and parallel.all_reduce)
         except Diverged as e:
             raise folder.diverged(run, e) from None
         dt = time.perf_counter() - t0
+        if parallel:                                         # the slowest rank's time; check the weights agree
+            dt = parallel.sync(dt, run.opt if (run.step + 1) % cfg.eval_every == 0 else None)
         run.step, run.tokens, run.train_time = run.step + 1, run.tokens + tokens_per_step, run.train_time + dt
         folder.log(run, {"step": run.step, "tokens": run.tokens, "loss": loss, "lr": lr,
                          "grad_norm": norm, "time": round(run.train_time, 3)})
@@ -621,7 +641,7 @@ def checkpoint_meta(run):
     cfg = run.config
     return {"step": run.step, "tokens": run.tokens, "train_time": run.train_time,
             "rng": run.rng.bit_generator.state, "train_config": dataclasses.asdict(cfg),
-            "tokenizer": run.tokenizer_text, "metrics": run.metrics,
+            "tokenizer": run.tokenizer_text, "metrics": run.metrics, "ranks": run.ranks,
             "data": {"text": os.path.abspath(cfg.text) if cfg.text else None,
                      "text_sha256": run.corpus_sha256,
                      "tokenizer_sha256": text_hash(run.tokenizer_text),
@@ -706,6 +726,7 @@ def resume_run(out, overrides=None, allow_new_data=False):
         run.rng.bit_generator.state = meta["rng"]                 # where the batch stream is
         run.step, run.tokens, run.train_time = int(meta["step"]), int(meta["tokens"]), float(meta["train_time"])
         run.metrics = list(meta["metrics"])
+        run.ranks = int(meta.get("ranks", 1))
         if run.step < 0 or not all(isinstance(r, dict) for r in run.metrics):
             raise ValueError("step or metrics out of range")
     except (KeyError, TypeError, ValueError, OverflowError) as e:
@@ -822,6 +843,9 @@ def build_parser():
     p.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.npz")
     p.add_argument("--allow-new-data", action="store_true",
                    help="with --resume: continue on a corpus whose content differs from the checkpoint's")
+    p.add_argument("--data-parallel", action="store_true",
+                   help="one rank of a data-parallel run: mpirun -n N python -m tinyllm train --data-parallel "
+                        "...; --batch-size is per rank (needs tinyllm[mpi]; see tinyllm/ddp.py)")
     shape = p.add_argument_group("model shape (default: the preset's; recorded in the checkpoint)")
     shape.add_argument("--dim", type=int, help="model width")
     shape.add_argument("--n-layers", type=int)
@@ -862,12 +886,19 @@ def build_parser():
 def parse_flags(argv):
     """argv -> ({TrainConfig field: value} for the flags given, resume?, allow_new_data?)."""
     flags = vars(build_parser().parse_args(argv))
+    flags.pop("data_parallel", None)
     return flags, flags.pop("resume", False), flags.pop("allow_new_data", False)
 
 
-def main(argv=None):
-    """python -m tinyllm train ...; returns the exit code (0, 1 on an error, 130 when interrupted)."""
-    flags, resume, allow_new_data = parse_flags(sys.argv[1:] if argv is None else argv)
+def main(argv=None, parallel=None):
+    """python -m tinyllm train ...; returns the exit code (0, 1 on an error, 130 when interrupted).
+    With --data-parallel every rank goes to tinyllm/ddp.py, which calls this again on rank 0 with
+    `parallel` (that rank then shares the run it builds with the others, and trains with them)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if parallel is None and "--data-parallel" in argv:
+        from tinyllm import ddp                        # imports mpi4py: only on this path
+        return ddp.main(argv)
+    flags, resume, allow_new_data = parse_flags(argv)
     try:
         out = flags.get("out") or os.path.join("runs", flags.get("preset", TrainConfig.preset))
         if not resume:
@@ -876,19 +907,27 @@ def main(argv=None):
             if folder.removed:
                 print(f"removed {len(folder.removed)} temporary file(s) left by an interrupted run: "
                       f"{', '.join(os.path.basename(p) for p in folder.removed)}")
+            ranks = parallel.size if parallel else 1
             if resume:
                 run = resume_run(out, flags, allow_new_data)
+                if run.ranks != ranks:                 # the global batch is ranks x --batch-size windows
+                    raise TrainingError(f"{out} was trained by {run.ranks} process(es), this is {ranks}: resume it "
+                                        f"with as many ({'mpirun -n %d ... --data-parallel' % run.ranks if run.ranks > 1 else 'without --data-parallel'})")
                 print(f"resuming {folder.ckpt} at step {run.step}")
             elif os.path.exists(folder.ckpt):
                 raise TrainingError(f"{out} already holds a run ({folder.ckpt}); pass --resume to continue "
                                     f"it, or choose another --out (nothing was overwritten)")
             else:
                 run = new_run(cfg)
+                run.ranks = ranks
+            if parallel:
+                parallel.share(run)                    # the other ranks start from this very state
             c = run.config
             run.model.summary()
             print(f"data: {len(run.train_ids):,} train / {len(run.val_ids):,} val tokens in "
                   f"{os.path.dirname(run.train_ids.filename)}; {c.batch_size} x {c.context} tokens "
-                  f"x {c.grad_accum} per step; " + (f"{c.minutes} minutes" if c.minutes else f"{c.steps} steps"))
+                  f"x {c.grad_accum} per step" + (f" x {parallel.size} ranks" if parallel else "") + "; "
+                  + (f"{c.minutes} minutes" if c.minutes else f"{c.steps} steps"))
             progress = Progress(c.log_every)
             progress.print(f"Numba kernels ready in {compile_kernels(run):.1f} s (compiled on first use, "
                            f"then cached; not counted in the training time)")
@@ -898,7 +937,9 @@ def main(argv=None):
                       f"with --resume to train it further")
                 return 0
             with StopOnSignal() as stop:
-                return train_loop(run, folder, progress, stop)
+                if parallel:                           # stop when any rank is asked to (parallel.requested)
+                    parallel.local_stop, stop = stop, parallel
+                return train_loop(run, folder, progress, stop, parallel)
     except (TrainingError, CheckpointError, ValueError, OSError, RuntimeError) as e:
         print(f"\nerror: {e}", file=sys.stderr)
         return 1
