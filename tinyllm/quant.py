@@ -11,7 +11,7 @@ scale (tinyllm/gguf.py reads and writes their bytes):
 
 In memory a quantised matrix W (N, K) is a tuple (qs, d, m) of three arrays, the GGUF blocks split
 field by field so that Numba can read them (it has no float16): qs keeps the GGUF bytes as they
-are, (N, K/32, 32) int8 for Q8_0 or (N, K/32, 16) uint8 nibble pairs for Q4_1, and d, m (N, K/32)
+are, (N, K) int8 for Q8_0 or (N, K/2) uint8 nibble pairs for Q4_1, and d, m (N, K/32)
 are the block's float16 scale and minimum widened to float32 (exactly). Q8_0 has no minimum; its
 m is d again, never read. That is 36 bytes per 32 weights for Q8_0 (GGUF: 34) and 24 for Q4_1
 (GGUF: 20), against 128 in float32.
@@ -56,10 +56,11 @@ def from_gguf_bytes(raw, ggml_type, shape):
     if ggml_type == gguf.Q8_0:
         b = np.frombuffer(raw, gguf.Q8_0_BLOCK).reshape(N, K // BLOCK)
         d = b["d"].astype(np.float32)
-        return np.ascontiguousarray(b["qs"]), d, d
+        return np.ascontiguousarray(b["qs"]).reshape(N, K), d, d
     if ggml_type == gguf.Q4_1:
         b = np.frombuffer(raw, gguf.Q4_1_BLOCK).reshape(N, K // BLOCK)
-        return np.ascontiguousarray(b["qs"]), b["d"].astype(np.float32), b["m"].astype(np.float32)
+        return (np.ascontiguousarray(b["qs"]).reshape(N, K // 2), b["d"].astype(np.float32),
+                b["m"].astype(np.float32))
     raise ValueError(f"ggml type {ggml_type} is not Q8_0 or Q4_1")
 
 
@@ -82,12 +83,13 @@ def fmt_of(w):
 def dequantize(w):
     """(qs, d, m) → the float32 matrix (N, K) it stands for (the NumPy reference)."""
     qs, d, m = w
+    blocks = qs.reshape(*d.shape, -1)                                      # (..., N, nb, 32 or 16)
     if fmt_of(w) == "q8_0":
-        x = qs.astype(np.float32) * d[..., None]                          # x = d·q
+        x = blocks.astype(np.float32) * d[..., None]                      # x = d·q
     else:
-        q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.float32)
+        q = np.concatenate([blocks & 0x0F, blocks >> 4], axis=-1).astype(np.float32)
         x = q * d[..., None] + m[..., None]                                # x = d·q + m
-    return x.reshape(*qs.shape[:-2], -1)
+    return x.reshape(*d.shape[:-1], -1)
 
 
 def nbytes(w):
@@ -98,6 +100,7 @@ def nbytes(w):
 def matvec_reference(w, x):
     """y = W x block by block, as the kernel computes it, in NumPy: (N,) float32."""
     qs, d, m = w
+    qs = qs.reshape(*d.shape, -1)                                          # (N, nb, 32 or 16)
     xb = np.asarray(x, np.float32).reshape(-1, BLOCK)                      # (nb, 32)
     if fmt_of(w) == "q8_0":
         dots = np.einsum("rbc,bc->rb", qs.astype(np.float32), xb)          # Σ_c q x per block
@@ -109,43 +112,46 @@ def matvec_reference(w, x):
 
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
 def _matvec_q8_0(qs, d, x, out):
-    """out = W x for W as Q8_0 blocks qs (N, nb, 32) int8, d (N, nb); x (nb·32,) float32.
-    The rows are shared among the Numba threads, as in decode._matvec."""
+    """out = W x for W as Q8_0: qs (N, K) int8, d (N, K/32); x (K,) float32. The loop runs over a
+    whole row with each number's block scale d[r, c // 32], which LLVM vectorises (a loop of 32
+    per block is unrolled instead, and is several times slower). Rows are shared among threads."""
     for r in prange(qs.shape[0]):
+        q, dr = qs[r], d[r]
         acc = np.float32(0.0)
-        for b in range(qs.shape[1]):
-            q = qs[r, b]
-            s = np.float32(0.0)
-            for c in range(BLOCK):
-                s += np.float32(q[c]) * x[b * BLOCK + c]
-            acc += d[r, b] * s
+        for c in range(x.shape[0]):
+            acc += dr[c >> 5] * np.float32(q[c]) * x[c]
         out[r] = acc
 
 
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
 def _matvec_q4_1(qs, d, m, x, out):
-    """out = W x for W as Q4_1 blocks qs (N, nb, 16) uint8 nibble pairs, d, m (N, nb); x float32."""
-    nb = qs.shape[1]
-    xsum = np.zeros(nb, dtype=np.float32)              # Σ_c x_bc, for the minimum's term
-    for b in range(nb):
-        for c in range(BLOCK):
-            xsum[b] += x[b * BLOCK + c]
+    """out = W x for W as Q4_1: qs (N, K/2) uint8 nibble pairs, d, m (N, K/32); x (K,) float32.
+    Byte i of a row (block b = i // 16, j = i mod 16) holds columns 32b + j (low nibble) and
+    32b + 16 + j (high); x is first split into those two orders (xlo, xhi) so the row loop reads
+    both contiguously. The minimum's term Σ_b m_rb Σ_c x_bc uses the block sums of x."""
+    nb, half = d.shape[1], qs.shape[1]
+    xlo = np.empty(half, dtype=np.float32)
+    xhi = np.empty(half, dtype=np.float32)
+    xsum = np.zeros(nb, dtype=np.float32)
+    for i in range(half):
+        b, j = i >> 4, i & 15
+        xlo[i], xhi[i] = x[b * BLOCK + j], x[b * BLOCK + 16 + j]
+        xsum[b] += xlo[i] + xhi[i]
+    lo, four = np.uint8(15), np.uint8(4)             # uint8 masks: an int64 one would not vectorise
     for r in prange(qs.shape[0]):
+        q, dr, mr = qs[r], d[r], m[r]
         acc = np.float32(0.0)
+        for i in range(half):
+            acc += dr[i >> 4] * (np.float32(q[i] & lo) * xlo[i] + np.float32(q[i] >> four) * xhi[i])
         for b in range(nb):
-            q = qs[r, b]
-            s = np.float32(0.0)
-            for c in range(BLOCK // 2):                # low nibble: column c, high: column c + 16
-                s += (np.float32(q[c] & 0x0F) * x[b * BLOCK + c]
-                      + np.float32(q[c] >> 4) * x[b * BLOCK + BLOCK // 2 + c])
-            acc += d[r, b] * s + m[r, b] * xsum[b]
+            acc += mr[b] * xsum[b]
         out[r] = acc
 
 
 @njit(cache=True)
 def _qmatvec(qs, d, m, x, out):
-    """out = W x for either format (told apart by the width of a block of qs)."""
-    if qs.shape[2] == BLOCK:
+    """out = W x for either format (Q8_0 has one byte per column, Q4_1 half a byte)."""
+    if qs.shape[1] == x.shape[0]:
         _matvec_q8_0(qs, d, x, out)
     else:
         _matvec_q4_1(qs, d, m, x, out)
@@ -161,15 +167,16 @@ def matvec(w, x):
 @njit(cache=True)
 def _dequantize_row(qs, d, m, r, out):
     """out = row r of W, dequantised (the embedding lookup)."""
-    for b in range(qs.shape[1]):
-        if qs.shape[2] == BLOCK:
+    q8 = qs.shape[1] == out.shape[0]
+    for b in range(d.shape[1]):
+        if q8:
             for c in range(BLOCK):
-                out[b * BLOCK + c] = d[r, b] * np.float32(qs[r, b, c])
+                out[b * BLOCK + c] = d[r, b] * np.float32(qs[r, b * BLOCK + c])
         else:
-            for c in range(BLOCK // 2):
-                byte = qs[r, b, c]
-                out[b * BLOCK + c] = d[r, b] * np.float32(byte & 0x0F) + m[r, b]
-                out[b * BLOCK + BLOCK // 2 + c] = d[r, b] * np.float32(byte >> 4) + m[r, b]
+            for j in range(BLOCK // 2):
+                byte = qs[r, b * 16 + j]
+                out[b * BLOCK + j] = d[r, b] * np.float32(byte & np.uint8(15)) + m[r, b]
+                out[b * BLOCK + 16 + j] = d[r, b] * np.float32(byte >> np.uint8(4)) + m[r, b]
 
 
 # ---------------------------------------------------------------------------- one step
@@ -178,9 +185,9 @@ def _decode_step_q(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, fina
                    cos, sin, k_cache, v_cache, window, n_heads, n_kv_heads, eps, logits):
     """decode._decode_step with quantised matrices: each of emb, wqkv, wo, w13, w2, head is a
     (qs, d, m) tuple, the four layer ones stacked over the layers on axis 0."""
-    D = emb[0].shape[1] * BLOCK
+    D = emb[1].shape[1] * BLOCK
     hd = k_cache.shape[3]
-    F = w2[0].shape[2] * BLOCK
+    F = w2[1].shape[2] * BLOCK
     G = n_heads // n_kv_heads
     scale = np.float32(1.0 / math.sqrt(hd))
     x = np.empty(D, dtype=np.float32)
@@ -189,6 +196,7 @@ def _decode_step_q(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, fina
     qkv = np.empty(wqkv[0].shape[1], dtype=np.float32)
     att = np.empty(n_heads * hd, dtype=np.float32)
     h13 = np.empty(2 * F, dtype=np.float32)
+    g = np.empty(F, dtype=np.float32)                 # silu(gate) ⊙ up, in its own (contiguous) array
     delta = np.empty(D, dtype=np.float32)
     first = max(0, pos - window + 1)
     slot = pos % k_cache.shape[2]
@@ -214,8 +222,8 @@ def _decode_step_q(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, fina
         _qmatvec(w13[0][l], w13[1][l], w13[2][l], xn, h13)
         for j in range(F):
             a = h13[j]
-            h13[j] = a / (one + _exp(-a)) * h13[F + j]
-        _qmatvec(w2[0][l], w2[1][l], w2[2][l], h13[:F], delta)
+            g[j] = a / (one + _exp(-a)) * h13[F + j]
+        _qmatvec(w2[0][l], w2[1][l], w2[2][l], g, delta)
         for j in range(D):
             x[j] += delta[j]
     _rmsnorm(x, final_norm, eps, xn)
