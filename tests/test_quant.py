@@ -121,3 +121,42 @@ def test_gguf_blocks_are_kept_as_they_are(tmp_path, fmt):
             np.testing.assert_array_equal(a, b)
     ids = [3, 1, 4, 1, 5]
     np.testing.assert_array_equal(from_file.prefill(ids), from_model.prefill(ids))
+
+
+# ---------------------------------------------------------------------------- export --format gguf
+def test_cli_exports_gguf_in_each_quantisation(tmp_path, capsys):
+    from tinyllm.__main__ import main as cli
+    from tinyllm.checkpoint import save_checkpoint
+    from tinyllm.tokenizer import Tokenizer
+    tokenizer = Tokenizer.train("to be or not to be, that is the question " * 4, vocab_size=262)
+    tokenizer.save(tmp_path / "tok.json")
+    cfg = ModelConfig(dim=64, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=262, hidden_dim=96,
+                      max_seq_len=24, tie_embeddings=False)
+    model = unit_scale_model(cfg)
+    save_checkpoint(tmp_path / "ckpt.npz", model, meta={"tokenizer": (tmp_path / "tok.json").read_text()})
+    ids = [5, 200, 7, 9, 261]
+    with no_grad():
+        want = np.stack([model(np.array(ids[:t + 1])[None]).data[0, -1] for t in range(len(ids))])
+    for q in ("f32", "q8_0", "q4_1"):
+        out = tmp_path / f"m-{q}.gguf"
+        assert cli(["export", str(tmp_path / "ckpt.npz"), "--format", "gguf", "--quant", q, "--out", str(out)]) == 0
+        f = gguf.read_gguf(out)
+        assert f.tensors["blk.0.ffn_down.weight"].type_name == q.upper()
+        back, tok = gguf.load_gguf(out)
+        assert tok.encode("to be or not") == tokenizer.encode("to be or not")
+        if q == "f32":
+            with no_grad():
+                got = np.stack([back(np.array(ids[:t + 1])[None]).data[0, -1] for t in range(len(ids))])
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+        else:                                    # the quantised decoder on the file's own blocks
+            qdec, _ = quant.QuantizedDecoder.from_gguf(out)
+            got = np.stack([qdec.prefill(ids[:1])] + [qdec.step(t) for t in ids[1:]])
+            with no_grad():
+                dec = Decoder(back)                  # the file dequantised by load_gguf
+                ref = np.stack([dec.prefill(ids[:1])] + [dec.step(t) for t in ids[1:]])
+            assert np.abs(got - ref).max() < 1e-5 * np.abs(ref).max()
+            assert np.abs(got - want).max() > 1e-4          # and it is not the float model
+    assert "GGUF, q4_1" in capsys.readouterr().out
+    assert cli(["export", str(tmp_path / "ckpt.npz"), "--format", "hf", "--quant", "q8_0",
+                "--out", str(tmp_path / "x")]) == 1
+    assert "--quant applies to --format gguf only" in capsys.readouterr().err
