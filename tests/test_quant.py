@@ -160,3 +160,32 @@ def test_cli_exports_gguf_in_each_quantisation(tmp_path, capsys):
     assert cli(["export", str(tmp_path / "ckpt.npz"), "--format", "hf", "--quant", "q8_0",
                 "--out", str(tmp_path / "x")]) == 1
     assert "--quant applies to --format gguf only" in capsys.readouterr().err
+
+
+def test_generate_and_chat_take_a_quantised_decoder(tmp_path, capsys):
+    from tinyllm.__main__ import main as cli
+    from tinyllm.checkpoint import save_checkpoint
+    from tinyllm.generate import generate
+    model = model_for(2, True)
+    save_checkpoint(tmp_path / "ckpt.npz", model)
+    qdec = quant.QuantizedDecoder.from_model(model, "q4_1")
+    new = generate(qdec, [1, 2, 3], 10, temperature=0)
+    logits = qdec.prefill([1, 2, 3])                       # greedy, by hand
+    want = []
+    for _ in range(10):
+        want.append(int(np.argmax(logits)))
+        logits = qdec.step(want[-1])
+    assert new == want
+    with pytest.raises(ValueError, match="KV cache only"):
+        generate(qdec, [1, 2, 3], 5, use_cache=False)
+    from tinyllm.tokenizer import Tokenizer
+    tokenizer = Tokenizer.train("to be or not to be, that is the question " * 4, vocab_size=262)
+    cfg = ModelConfig(dim=64, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=262, hidden_dim=96,
+                      max_seq_len=24)
+    save_checkpoint(tmp_path / "ckpt.npz", unit_scale_model(cfg), meta={"tokenizer": tokenizer.dumps()})
+    args = ["generate", "--ckpt", str(tmp_path / "ckpt.npz"), "--prompt", "to be", "--max-new-tokens", "6",
+            "--temperature", "0"]
+    assert cli(args + ["--quant", "q8_0"]) == 0
+    assert capsys.readouterr().out.startswith("to be")
+    assert cli(args + ["--quant", "q4_1", "--no-cache"]) == 1
+    assert "KV cache only" in capsys.readouterr().err
