@@ -65,12 +65,16 @@ def from_gguf_bytes(raw, ggml_type, shape):
 
 
 def quantize(W, fmt):
-    """A float matrix (N, K) → (qs, d, m) in fmt "q8_0" or "q4_1" (gguf.py's quantisers)."""
+    """A float matrix (N, K) → (qs, d, m) in fmt "q8_0" or "q4_1" (gguf.py's quantisers). Rows
+    whose length is not a multiple of 32 get zero columns up to one (the vector they multiply
+    must then be padded with zeros too: the decoder does so for W2's input of ffn_dim numbers)."""
     W = np.asarray(W, dtype=np.float32)
     if fmt not in FORMATS:
         raise ValueError(f"unknown quantisation {fmt!r} (choose from {', '.join(FORMATS)})")
-    if W.ndim != 2 or W.shape[1] % BLOCK:
-        raise ValueError(f"a matrix of shape {W.shape} does not have rows of whole blocks of {BLOCK}")
+    if W.ndim != 2:
+        raise ValueError(f"quantize takes a matrix, not an array of shape {W.shape}")
+    if W.shape[1] % BLOCK:
+        W = np.pad(W, ((0, 0), (0, -W.shape[1] % BLOCK)))
     encode = gguf.quantize_q8_0 if fmt == "q8_0" else gguf.quantize_q4_1
     return from_gguf_bytes(encode(W), FORMATS[fmt], W.shape)
 
@@ -187,7 +191,7 @@ def _decode_step_q(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, fina
     (qs, d, m) tuple, the four layer ones stacked over the layers on axis 0."""
     D = emb[1].shape[1] * BLOCK
     hd = k_cache.shape[3]
-    F = w2[1].shape[2] * BLOCK
+    F = w13[1].shape[1] // 2                          # ffn_dim (W2's rows may be padded past it)
     G = n_heads // n_kv_heads
     scale = np.float32(1.0 / math.sqrt(hd))
     x = np.empty(D, dtype=np.float32)
@@ -196,7 +200,7 @@ def _decode_step_q(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, fina
     qkv = np.empty(wqkv[0].shape[1], dtype=np.float32)
     att = np.empty(n_heads * hd, dtype=np.float32)
     h13 = np.empty(2 * F, dtype=np.float32)
-    g = np.empty(F, dtype=np.float32)                 # silu(gate) ⊙ up, in its own (contiguous) array
+    g = np.zeros(w2[1].shape[2] * BLOCK, dtype=np.float32)  # silu(gate) ⊙ up, zero-padded to blocks
     delta = np.empty(D, dtype=np.float32)
     first = max(0, pos - window + 1)
     slot = pos % k_cache.shape[2]
@@ -271,9 +275,9 @@ class QuantizedDecoder:
         if fmt not in FORMATS or embedding_fmt not in FORMATS:
             raise ValueError(f"unknown quantisation {fmt!r} (choose from {', '.join(FORMATS)})")
         cfg = model.cfg
-        if cfg.dim % BLOCK or cfg.ffn_dim % BLOCK:
-            raise ValueError(f"dim {cfg.dim} and hidden dim {cfg.ffn_dim} must be multiples of {BLOCK} "
-                             f"to quantise in blocks of {BLOCK}")
+        if cfg.dim % BLOCK:
+            raise ValueError(f"dim {cfg.dim} must be a multiple of {BLOCK} to quantise in blocks of "
+                             f"{BLOCK}")
         q = lambda p: quantize(p.weight.data, fmt)                               # noqa: E731
         layers = model.layers
         emb = quantize(model.tok_embeddings.weight.data, embedding_fmt)
