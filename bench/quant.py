@@ -193,7 +193,7 @@ def main():
     print(load_line("after"))
     print()
     print(f"{'model':12} {'weights':6} {'MB/token':>9} {'tok/s median (min-max)':>24} {'× f32':>6} "
-          f"{'peak RSS MB':>12} {'bits/byte':>10} {'Δ vs f32':>9}")
+          f"{'peak RSS MB':>16} {'bits/byte':>10} {'Δ vs f32':>9}")
     for m in models:
         base = np.median(speed[m, "f32"])
         for f in FORMATS:
@@ -202,7 +202,7 @@ def main():
             bpb = f"{q['bpb']:10.4f}" if q else f"{'-':>10}"
             delta = f"{(q['bpb'] / b0['bpb'] - 1) * 100:+8.2f}%" if q and b0 else f"{'':>9}"
             print(f"{m:12} {f:6} {info[m, f]['weight_mb']:9.1f} {spread(speed[m, f], '{:.1f}'):>24} "
-                  f"{np.median(speed[m, f]) / base:6.2f} {spread(rss[m, f]):>12} {bpb} {delta}")
+                  f"{np.median(speed[m, f]) / base:6.2f} {spread(rss[m, f]):>16} {bpb} {delta}")
     for m in models:
         q = quality.get((m, "f32"))
         if q:
