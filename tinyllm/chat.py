@@ -27,6 +27,7 @@ import numpy as np
 
 from autograd import no_grad
 from tinyllm.decode import Decoder
+from tinyllm.quant import QuantizedDecoder
 from tinyllm.generate import Utf8Stream
 from tinyllm.sampling import kept_tokens, sample_next
 
@@ -69,7 +70,8 @@ class Chat:
         if IM_END not in tokenizer.special_tokens or IM_START not in tokenizer.special_tokens:
             raise ValueError(f"the tokenizer lacks {IM_START} / {IM_END}: not a ChatML model")
         self.im_end = tokenizer.special_tokens[IM_END]
-        self.decoder = Decoder(model)
+        # a QuantizedDecoder (tinyllm/quant.py) is its own model and decoder
+        self.decoder = model if isinstance(model, QuantizedDecoder) else Decoder(model)
         self.reset()
 
     def reset(self):
@@ -162,6 +164,9 @@ def main(argv=None):
     parser.add_argument("--top-p", type=float, default=0.9, help="nucleus: smallest set with mass ≥ p (1 = all)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one)")
     parser.add_argument("--context", type=int, default=2048, help="longest conversation, in tokens")
+    parser.add_argument("--quant", choices=["q8_0", "q4_1"], default=None,
+                        help="keep the weights quantised (a file's Q8_0/Q4_1 blocks as they are, "
+                             "others quantised on load; default: dequantise to float32)")
     args = parser.parse_args(argv)
     from tinyllm.gguf import fetch_smollm2, load_gguf, read_gguf
     try:
@@ -170,12 +175,20 @@ def main(argv=None):
             raise ValueError("--max-new-tokens must be ≥ 1 and --context ≥ 2")
         path = args.gguf or fetch_smollm2()
         t0 = time.perf_counter()
-        model, tokenizer = load_gguf(path, max_seq_len=args.context)
+        if args.quant:
+            model, tokenizer = QuantizedDecoder.from_gguf(path, args.quant, max_seq_len=args.context)
+            if tokenizer is None:
+                raise ValueError(f"{path} carries no tokenizer")
+            kind = f"{model.fmt}, {model.nbytes() / 1e6:.0f} MB of weights per token"
+        else:
+            model, tokenizer = load_gguf(path, max_seq_len=args.context)
+            kind = f"{model.num_params() / 1e6:.0f}M parameters, float32"
         template = read_gguf(path).metadata.get("tokenizer.chat_template")
         chat = Chat(model, tokenizer, template, args.system)
-        warm_up()
-        print(f"loaded {path} in {time.perf_counter() - t0:.1f} s ({model.num_params() / 1e6:.0f}M "
-              f"parameters, float32). /reset starts over, Ctrl-D quits.", file=sys.stderr)
+        if not args.quant:
+            warm_up()
+        print(f"loaded {path} in {time.perf_counter() - t0:.1f} s ({kind}). /reset starts over, "
+              f"Ctrl-D quits.", file=sys.stderr)
     except (ValueError, OSError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

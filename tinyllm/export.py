@@ -415,16 +415,21 @@ def eot_id_from_meta(meta):
 
 
 def main(argv=None):
-    """python -m tinyllm export CKPT --format {hf,llama2c} --out PATH; returns the exit code."""
+    """python -m tinyllm export CKPT --format {hf,llama2c,gguf} --out PATH; returns the exit code."""
     parser = argparse.ArgumentParser(
         prog="python -m tinyllm export",
-        description="Write a tinyllm checkpoint as a Hugging Face Llama folder or a llama2.c model.bin.")
+        description="Write a tinyllm checkpoint as a Hugging Face Llama folder, a llama2.c model.bin "
+                    "or a GGUF file (llama.cpp's format, optionally quantised).")
     parser.add_argument("checkpoint", help="a .npz checkpoint written by tinyllm")
-    parser.add_argument("--format", required=True, choices=["hf", "llama2c"],
-                        help="hf: folder with config.json + model.safetensors; llama2c: run.c's model.bin")
+    parser.add_argument("--format", required=True, choices=["hf", "llama2c", "gguf"],
+                        help="hf: folder with config.json + model.safetensors; llama2c: run.c's model.bin; "
+                             "gguf: one .gguf file with the tokenizer")
     parser.add_argument("--out", required=True, help="output folder (hf) or file (llama2c)")
     parser.add_argument("--dtype", choices=sorted(HF_DTYPES), default="float32",
                         help="weight dtype for --format hf (llama2c is always float32)")
+    parser.add_argument("--quant", choices=["f32", "q8_0", "q4_1"], default=None,
+                        help="weights of --format gguf: f32 (default), Q8_0 or Q4_1 blocks of 32 "
+                             "(with Q4_1 the embedding is Q8_0); norms stay f32")
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:               # --help (0) or a usage error (2), already printed
@@ -432,7 +437,24 @@ def main(argv=None):
     from tinyllm.checkpoint import CheckpointError, load_model
     try:
         model, meta = load_model(args.checkpoint, dtype=np.float32)
-        if args.format == "hf":
+        if args.quant is not None and args.format != "gguf":
+            raise ExportError("--quant applies to --format gguf only")
+        if args.format == "gguf":
+            from tinyllm import gguf
+            if args.dtype != "float32":
+                raise ExportError("--dtype applies to --format hf only; use --quant for gguf")
+            quant = {"f32": gguf.F32, "q8_0": gguf.Q8_0, "q4_1": gguf.Q4_1}[args.quant or "f32"]
+            if quant != gguf.F32 and (model.cfg.dim % 32 or model.cfg.ffn_dim % 32):
+                raise ExportError(f"--quant {args.quant} needs dim and hidden dim multiples of 32 "
+                                  f"(this model: {model.cfg.dim}, {model.cfg.ffn_dim})")
+            tokenizer = None
+            if meta.get("tokenizer"):
+                from tinyllm.tokenizer import Tokenizer
+                tokenizer = Tokenizer.loads(meta["tokenizer"], source="the checkpoint's tokenizer")
+            gguf.save_gguf(model, args.out, tokenizer, quant=quant)
+            print(f"wrote {args.out} ({os.path.getsize(args.out):,} bytes, GGUF, {args.quant or 'f32'}"
+                  f"{', with its tokenizer' if tokenizer else ''})")
+        elif args.format == "hf":
             eot = eot_id_from_meta(meta)
             export_hf(model, args.out, bos_token_id=eot, eos_token_id=eot, dtype=args.dtype)
             print(f"wrote {os.path.join(args.out, 'config.json')} and model.safetensors "

@@ -30,6 +30,7 @@ import numpy as np
 
 from autograd import no_grad
 from tinyllm.decode import Decoder
+from tinyllm.quant import QuantizedDecoder
 from tinyllm.sampling import check_sampling_options, filtered_probs, kept_tokens, most_probable, sample_next  # noqa: F401
 
 
@@ -40,7 +41,11 @@ def generate(model, prompt_ids, max_new_tokens, temperature=1.0, top_k=0, top_p=
 
     Stops early after eos_id (which is included). stream(token_id) is called for each new token
     as soon as it is drawn. use_cache=False re-runs the model on the whole window every step
-    (the slow reference the KV cache must agree with)."""
+    (the slow reference the KV cache must agree with). model may be a QuantizedDecoder
+    (tinyllm/quant.py), which is its own decoder."""
+    quantized = isinstance(model, QuantizedDecoder)
+    if quantized and not use_cache:
+        raise ValueError("a quantised model decodes with its KV cache only (drop --no-cache)")
     check_sampling_options(temperature, top_k, top_p, max_new_tokens)
     ctx = model.cfg.max_seq_len
     windowed = model.cfg.sliding_window is not None      # no context limit: a rolling cache
@@ -49,7 +54,7 @@ def generate(model, prompt_ids, max_new_tokens, temperature=1.0, top_k=0, top_p=
     rng = np.random.default_rng() if rng is None else rng
     new, start = [], 0                                   # the model sees ids[start:]
     with no_grad():
-        decoder = Decoder(model) if use_cache else None
+        decoder = model if quantized else Decoder(model) if use_cache else None
         logits = _forward(model, decoder, ids)
         while len(new) < max_new_tokens:
             next_id = sample_next(logits, temperature, top_k, top_p, rng)
@@ -158,6 +163,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one)")
     parser.add_argument("--tokenizer", default=None, help="tokenizer file (default: the checkpoint's own)")
     parser.add_argument("--no-cache", action="store_true", help="re-run the whole window every token (slow)")
+    parser.add_argument("--quant", choices=["q8_0", "q4_1"], default=None,
+                        help="decode with quantised weights: a float checkpoint is quantised on load, "
+                             "a GGUF's Q8_0/Q4_1 blocks are kept as they are")
     args = parser.parse_args(argv)
     from tinyllm.checkpoint import CheckpointError
     try:
@@ -170,9 +178,16 @@ def main(argv=None):
             from tinyllm.gguf import load_gguf
             if args.tokenizer:
                 raise ValueError("--tokenizer goes with --ckpt; a GGUF file carries its own")
-            model, tokenizer = load_gguf(args.gguf)
+            if args.quant:
+                model, tokenizer = QuantizedDecoder.from_gguf(args.gguf, args.quant)
+                if tokenizer is None:
+                    raise ValueError(f"{args.gguf} carries no tokenizer")
+            else:
+                model, tokenizer = load_gguf(args.gguf)
         else:
             model, tokenizer = load_for_generation(args.ckpt, args.tokenizer)
+            if args.quant:
+                model = QuantizedDecoder.from_model(model, args.quant)
         prompt_ids = encode_prompt(tokenizer, args.prompt)
         windowed = model.cfg.sliding_window is not None
         check_prompt(prompt_ids, None if windowed else model.cfg.max_seq_len)   # before printing anything

@@ -466,7 +466,8 @@ def load_gguf(path, max_seq_len=2048, dtype=np.float32):
 
 def save_gguf(model, path, tokenizer=None, name="tinyllm", quant=F32):
     """Write our Transformer (and optionally our Tokenizer) as a llama-architecture GGUF that
-    load_gguf (and llama.cpp) can read. quant: F32, F16 or Q8_0 for the 2-D weights (norms stay F32)."""
+    load_gguf (and llama.cpp) can read. quant: F32, F16, Q8_0 or Q4_1 for the 2-D weights (norms
+    stay F32); with Q4_1 the embedding and output head are Q8_0, as in llama.cpp's 4-bit files."""
     cfg = model.cfg
     meta = {"general.architecture": "llama", "general.name": name,
             "llama.context_length": cfg.max_seq_len, "llama.embedding_length": cfg.dim,
@@ -480,6 +481,8 @@ def save_gguf(model, path, tokenizer=None, name="tinyllm", quant=F32):
     tensors = {}
     for n, p in model.named_parameters():
         ggml_type = quant if p.data.ndim == 2 and p.data.shape[1] % 32 == 0 else F32
+        if ggml_type == Q4_1 and n in ("tok_embeddings.weight", "output.weight"):
+            ggml_type = Q8_0
         tensors[gguf_name(n)] = (p.data, ggml_type)
     write_gguf(path, meta, tensors)
 
