@@ -92,10 +92,10 @@ def causal_attention_backward_ref(q, k, v, o, lse, go, scale, window=None):
 
 
 @njit(inline="always", fastmath=FMA_SUM)
-def _dot4(r0, r1, r2, r3, x, lo, n):
-    """(r0·x, r1·x, r2·x, r3·x) over entries lo..n-1: four dot products sharing x's loads."""
+def _dot4(r0, r1, r2, r3, x, n):
+    """(r0·x, r1·x, r2·x, r3·x) over the first n entries: four dot products sharing x's loads."""
     a0 = a1 = a2 = a3 = x.dtype.type(0.0)
-    for j in range(lo, n):
+    for j in range(n):
         a0 += r0[j] * x[j]
         a1 += r1[j] * x[j]
         a2 += r2[j] * x[j]
@@ -131,36 +131,37 @@ def _attention_fwd(q, kT, vT, scale, window, o, lse):
         for i0 in range(0, T, ROWS):
             n = i0 + off + ROWS                        # causal: no row of the block sees past n
             lo = max(0, i0 + off - window + 1)         # window: no row sees before lo
+            w = n - lo                                 # the block's keys lo..n-1, as views from 0:
+            t0, t1, t2, t3 = s0[lo:n], s1[lo:n], s2[lo:n], s3[lo:n]   # loops from 0 vectorise
             s[:, lo:n] = 0.0
             for d in range(hd):
-                kd = k2[d]
+                kd = k2[d, lo:n]
                 a0, a1, a2, a3 = q2[i0, d] * scale, q2[i0 + 1, d] * scale, q2[i0 + 2, d] * scale, q2[i0 + 3, d] * scale
-                for j in range(lo, n):
-                    s0[j] += a0 * kd[j]
-                    s1[j] += a1 * kd[j]
-                    s2[j] += a2 * kd[j]
-                    s3[j] += a3 * kd[j]
+                for j in range(w):
+                    t0[j] += a0 * kd[j]
+                    t1[j] += a1 * kd[j]
+                    t2[j] += a2 * kd[j]
+                    t3[j] += a3 * kd[j]
             for r in range(ROWS):                      # softmax of each row over its keys first..c
-                c, sr = i0 + off + r, s[r]
+                c = i0 + off + r
                 first = max(0, c - window + 1)
-                m = sr[c]
-                for j in range(first, c):
+                sr = s[r, first:c + 1]                 # the row's visible scores
+                m = sr[0]
+                for j in range(1, sr.shape[0]):
                     m = max(m, sr[j])
                 total = zero
-                for j in range(first, c + 1):
+                for j in range(sr.shape[0]):
                     e = _exp(sr[j] - m)
                     sr[j] = e
                     total += e
                 inv = q.dtype.type(1.0) / total
-                for j in range(first, c + 1):
+                for j in range(sr.shape[0]):
                     sr[j] *= inv
-                for j in range(lo, first):
-                    sr[j] = zero                       # out of the window: probability 0
-                for j in range(c + 1, n):
-                    sr[j] = zero                       # the future: probability 0
+                s[r, lo:first] = zero                  # out of the window: probability 0
+                s[r, c + 1:n] = zero                   # the future: probability 0
                 lse[b, h, i0 + r] = m + np.log(total)
             for d in range(hd):                        # o_rd = Σ_j s_r[j] v_j[d]
-                o2[i0, d], o2[i0 + 1, d], o2[i0 + 2, d], o2[i0 + 3, d] = _dot4(s0, s1, s2, s3, v2[d], lo, n)
+                o2[i0, d], o2[i0 + 1, d], o2[i0 + 2, d], o2[i0 + 3, d] = _dot4(t0, t1, t2, t3, v2[d, lo:n], w)
 
 
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
@@ -189,21 +190,24 @@ def _attention_bwd(q, kT, vT, o, lse, go, scale, window, gq, gkT, gvT):
             for i0 in range(0, T, ROWS):
                 n = i0 + off + ROWS                    # the keys any of the 4 rows sees: lo..n-1
                 lo = max(0, i0 + off - window + 1)
+                w = n - lo                             # as views from 0 (loops from 0 vectorise)
+                t0, t1, t2, t3 = p0[lo:n], p1[lo:n], p2[lo:n], p3[lo:n]
+                u0, u1, u2, u3 = e0[lo:n], e1[lo:n], e2[lo:n], e3[lo:n]
                 p[:, lo:n] = 0.0
                 dp[:, lo:n] = 0.0
                 for d in range(hd):                    # S = scale q kᵀ and dP = dO vᵀ, 4 rows
-                    kd, vd = k2[d], v2[d]
+                    kd, vd = k2[d, lo:n], v2[d, lo:n]
                     a0, a1, a2, a3 = q2[i0, d] * scale, q2[i0 + 1, d] * scale, q2[i0 + 2, d] * scale, q2[i0 + 3, d] * scale
                     c0, c1, c2, c3 = go2[i0, d], go2[i0 + 1, d], go2[i0 + 2, d], go2[i0 + 3, d]
-                    for j in range(lo, n):
-                        p0[j] += a0 * kd[j]
-                        p1[j] += a1 * kd[j]
-                        p2[j] += a2 * kd[j]
-                        p3[j] += a3 * kd[j]
-                        e0[j] += c0 * vd[j]
-                        e1[j] += c1 * vd[j]
-                        e2[j] += c2 * vd[j]
-                        e3[j] += c3 * vd[j]
+                    for j in range(w):
+                        t0[j] += a0 * kd[j]
+                        t1[j] += a1 * kd[j]
+                        t2[j] += a2 * kd[j]
+                        t3[j] += a3 * kd[j]
+                        u0[j] += c0 * vd[j]
+                        u1[j] += c1 * vd[j]
+                        u2[j] += c2 * vd[j]
+                        u3[j] += c3 * vd[j]
                 for r in range(ROWS):
                     i, pr, er = i0 + r, p[r], dp[r]
                     c = i + off
@@ -212,25 +216,24 @@ def _attention_bwd(q, kT, vT, o, lse, go, scale, window, gq, gkT, gvT):
                     for d in range(hd):
                         Di += go2[i, d] * o2[i, d]
                     lse_i = lse[b, h, i]
-                    for j in range(first, c + 1):
-                        pj = _exp(pr[j] - lse_i)       # P_ij
-                        pr[j] = pj
-                        er[j] = pj * (er[j] - Di) * scale   # dS_ij, times scale
-                    for j in range(lo, first):
-                        pr[j] = zero                   # out of the window: no gradient
-                        er[j] = zero
-                    for j in range(c + 1, n):
-                        pr[j] = zero                   # the future: no gradient
-                        er[j] = zero
+                    pv, ev = pr[first:c + 1], er[first:c + 1]       # the row's visible keys
+                    for j in range(pv.shape[0]):
+                        pj = _exp(pv[j] - lse_i)       # P_ij
+                        pv[j] = pj
+                        ev[j] = pj * (ev[j] - Di) * scale   # dS_ij, times scale
+                    pr[lo:first] = zero                # out of the window: no gradient
+                    er[lo:first] = zero
+                    pr[c + 1:n] = zero                 # the future: no gradient
+                    er[c + 1:n] = zero
                 for d in range(hd):                    # dQ_i = scale * sum_j dS_ij K_j
-                    gq2[i0, d], gq2[i0 + 1, d], gq2[i0 + 2, d], gq2[i0 + 3, d] = _dot4(e0, e1, e2, e3, k2[d], lo, n)
+                    gq2[i0, d], gq2[i0 + 1, d], gq2[i0 + 2, d], gq2[i0 + 3, d] = _dot4(u0, u1, u2, u3, k2[d, lo:n], w)
                 for d in range(hd):                    # dK_j += scale dS_ij Q_i,  dV_j += P_ij dO_i
-                    gkd, gvd = gk2[d], gv2[d]
+                    gkd, gvd = gk2[d, lo:n], gv2[d, lo:n]
                     a0, a1, a2, a3 = q2[i0, d], q2[i0 + 1, d], q2[i0 + 2, d], q2[i0 + 3, d]
                     c0, c1, c2, c3 = go2[i0, d], go2[i0 + 1, d], go2[i0 + 2, d], go2[i0 + 3, d]
-                    for j in range(lo, n):
-                        gkd[j] += e0[j] * a0 + e1[j] * a1 + e2[j] * a2 + e3[j] * a3
-                        gvd[j] += p0[j] * c0 + p1[j] * c1 + p2[j] * c2 + p3[j] * c3
+                    for j in range(w):
+                        gkd[j] += u0[j] * a0 + u1[j] * a1 + u2[j] * a2 + u3[j] * a3
+                        gvd[j] += t0[j] * c0 + t1[j] * c1 + t2[j] * c2 + t3[j] * c3
 
 
 def _pad_rows(x, Tp):
