@@ -195,6 +195,7 @@ def test_an_error_on_rank_0_mid_run_ends_the_other_ranks(launcher, tmp_path, tex
             f"'--out', {str(tmp_path / 'run')!r}]))")
     r = subprocess.run([launcher, "-n", "2", sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=120, env={**os.environ, **ONE_THREAD})
-    assert r.returncode != 0
+    assert r.returncode != 0                              # the job ended (within the timeout), not hung
     assert "no space left on device (simulated)" in r.stderr
-    assert "rank 0 stopped with an error; ending the other 1 rank(s)" in r.stderr
+    # rank 0 also says it is ending the others, unless the launcher tore the job down first
+    # (seen once in CI: only the error line reached stderr); that line is not what matters here
