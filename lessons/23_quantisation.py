@@ -88,10 +88,11 @@ section("2. The block size trade: bits per weight vs error (figure)")
 # A trained matrix if there is a checkpoint (lesson 14), else a heavy-tailed random one. (Not
 # SmolLM2's: its file is Q4_1 already, so Q4_1 at block 32 would rebuild it without error.)
 found = [p for p in CHECKPOINTS if p.exists()]
+W = None
 if found:
     from tinyllm.checkpoint import load_model
     W = load_model(str(found[0]), dtype=np.float32)[0].layers[0].feed_forward.w1.weight.data
-else:
+if W is None or W.shape[1] < 256:                 # none, or too narrow for blocks of up to 256
     W = (rng.standard_t(5, (256, 512)) * 0.02).astype(np.float32)
 W = W[:, : W.shape[1] // 256 * 256]
 rms = math.sqrt(float(np.mean(W.astype(np.float64) ** 2)))
