@@ -34,7 +34,8 @@ import numpy as np
 from _common import pick, plt, save_figure, section, trained_model
 
 from autograd import no_grad
-from tinyllm.generate import filtered_probs, generate, sample_next
+from tinyllm.generate import generate
+from tinyllm.sampling import filtered_probs, sample_next
 
 # %%
 # ============================================================================================

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograd import no_grad
-from tinyllm.generate import Utf8Stream, filtered_probs, generate, kept_tokens, main, sample_next
+from tinyllm.generate import Utf8Stream, generate, main
+from tinyllm.sampling import filtered_probs, kept_tokens, sample_next
 from tinyllm.kv_cache import KVCache
 from tinyllm.model import ModelConfig, Transformer
 from tinyllm.tokenizer import Tokenizer

@@ -31,7 +31,7 @@ import numpy as np
 from autograd import no_grad
 from tinyllm.decode import Decoder
 from tinyllm.quant import QuantizedDecoder
-from tinyllm.sampling import check_sampling_options, filtered_probs, kept_tokens, most_probable, sample_next  # noqa: F401
+from tinyllm.sampling import check_sampling_options, sample_next
 
 
 # ---------------------------------------------------------------------------- generation

@@ -3,13 +3,14 @@ tinyllm/generate.py filtered_probs."""
 import numpy as np
 
 from _harness import CheckFailure, expect_close, no_delegating
-from tinyllm.generate import filtered_probs
+from tinyllm.sampling import filtered_probs
 
 # while your functions run, these library pieces are traps (lessons/checks/_harness.py)
 TRAPS = [
-    "tinyllm.generate.filtered_probs",
-    "tinyllm.generate.kept_tokens",
-    "tinyllm.generate.most_probable",
+    "tinyllm.sampling.filtered_probs",
+    "tinyllm.sampling.kept_tokens",
+    "tinyllm.sampling.most_probable",
+    "tinyllm.sampling.sample_next",
     "tinyllm.generate.sample_next",
 ]
 # make exercise N=15 HINT=1, 2, ...: a nudge first, the answer last

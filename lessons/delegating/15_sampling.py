@@ -1,7 +1,7 @@
 """DELEGATING on purpose (the check must refuse it): the library's filtered_probs."""
 import numpy as np
 
-from tinyllm.generate import filtered_probs
+from tinyllm.sampling import filtered_probs
 
 
 def softmax_with_temperature(logits, temperature):
