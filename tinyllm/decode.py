@@ -42,7 +42,7 @@ from tinyllm.kv_cache import KVCache
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
 def _matvec(W, x, out):
     """out = W x for W (n, d): one dot product per row, over the row's contiguous d floats.
-    The rows are shared among the Numba threads (the only parallel loop of a step)."""
+    The rows are shared among the Numba threads."""
     for r in prange(W.shape[0]):
         w = W[r]
         acc = x.dtype.type(0.0)
@@ -104,6 +104,18 @@ def _attend(q, keys, values, first, last, scale, scores, out):
         slot = slot + 1 if slot + 1 < n_slots else 0
 
 
+@njit(parallel=True, cache=True, fastmath=FMA_SUM)
+def _attend_heads(q, keys, values, first, last, scale, scores, out):
+    """Every query head of one layer: out[h] = _attend(q[h], keys[h // G], values[h // G]).
+    q, out (H·hd,); keys, values (Hkv, n_slots, hd); scores (H, at least last - first + 1)
+    scratch. The heads are shared among the Numba threads (they are independent)."""
+    hd = keys.shape[2]
+    G = scores.shape[0] // keys.shape[0]              # query heads per kv head
+    for h in prange(scores.shape[0]):
+        _attend(q[h * hd:(h + 1) * hd], keys[h // G], values[h // G], first, last, scale,
+                scores[h], out[h * hd:(h + 1) * hd])
+
+
 # ---------------------------------------------------------------------------- one step
 @njit(cache=True, fastmath=FMA_SUM)
 def _decode_step(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, final_norm, head,
@@ -118,7 +130,6 @@ def _decode_step(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, final_
     D = emb.shape[1]
     hd = k_cache.shape[3]
     F = w2.shape[2]
-    G = n_heads // n_kv_heads                          # query heads per kv head
     scale = emb.dtype.type(1.0 / math.sqrt(hd))
     x = emb[token].copy()                              # (D,) the residual stream
     xn = np.empty(D, dtype=emb.dtype)                  # (D,) normalised
@@ -128,7 +139,7 @@ def _decode_step(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, final_
     delta = np.empty(D, dtype=emb.dtype)               # (D,) what a sub-layer adds to x
     first = max(0, pos - window + 1)                   # the oldest position still visible
     slot = pos % k_cache.shape[2]
-    scores = np.empty(pos - first + 1, dtype=emb.dtype)
+    scores = np.empty((n_heads, pos - first + 1), dtype=emb.dtype)
     one = emb.dtype.type(1.0)
     for l in range(wqkv.shape[0]):
         # attention
@@ -141,9 +152,7 @@ def _decode_step(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, final_
         for kh in range(n_kv_heads):                   # this position's k, v into the cache
             k_cache[l, kh, slot] = qkv[k_at + kh * hd:k_at + (kh + 1) * hd]
             v_cache[l, kh, slot] = qkv[v_at + kh * hd:v_at + (kh + 1) * hd]
-        for h in range(n_heads):
-            _attend(qkv[h * hd:(h + 1) * hd], k_cache[l, h // G], v_cache[l, h // G], first, pos,
-                    scale, scores, att[h * hd:(h + 1) * hd])
+        _attend_heads(qkv[:k_at], k_cache[l], v_cache[l], first, pos, scale, scores, att)
         _matvec(wo[l], att, delta)
         for j in range(D):
             x[j] += delta[j]
