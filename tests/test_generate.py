@@ -57,7 +57,7 @@ def kept_tokens_by_full_sort(z, temperature, top_k, top_p):
     probs = e / e.sum()
     ids = np.argsort(-z, kind="stable")[:top_k or None]
     mass = np.cumsum(probs[ids])
-    ids = ids[:int(np.searchsorted(mass, top_p * mass[-1])) + 1]
+    ids = ids[:int(np.searchsorted(mass, top_p * probs[np.sort(ids)].sum())) + 1]   # mass in id order
     return ids, probs[ids] / probs[ids].sum()
 
 

@@ -43,8 +43,14 @@ def kept_tokens(logits, temperature=1.0, top_k=0, top_p=1.0):
     """(ids, probs): the tokens sampling may pick (ascending ids) and their probabilities.
 
     softmax(logits / temperature), cut to the top_k most probable, then (renormalised) to the
-    smallest set of most probable tokens whose mass is ≥ top_p, renormalised again. Where tied
-    tokens straddle a cut, the lower ids are kept. temperature 0: the argmax alone."""
+    smallest set of most probable tokens whose mass is ≥ top_p of the mass left (summed in id
+    order), renormalised again. Where tied tokens straddle a cut, the lower ids are kept.
+    temperature 0: the argmax alone.
+
+    No step sorts the whole vocabulary: the top_k cut is a partition, and the nucleus is sorted
+    out of the candidates of probability ≥ t, t lowered tenfold until they hold enough mass
+    (at a low temperature a few dozen of SmolLM2's 49,152 tokens; sorting all of them, twice,
+    took longer than the model's step)."""
     z = np.asarray(logits, dtype=np.float64).reshape(-1)                 # (V,)
     check_sampling_options(temperature, top_k, top_p)
     if not np.isfinite(z).all():
@@ -57,9 +63,19 @@ def kept_tokens(logits, temperature=1.0, top_k=0, top_p=1.0):
     if 0 < top_k < len(z):
         keep = most_probable(z, keep, top_k)
     if top_p < 1:
-        mass = np.cumsum(np.sort(probs[keep])[::-1])                     # most probable first
-        n = int(np.searchsorted(mass, top_p * mass[-1])) + 1             # first prefix with mass ≥ p
-        keep = most_probable(z, keep, n)
+        goal = top_p * probs[keep].sum()
+        pk = np.where(keep, probs, 0.0)
+        t = pk.max()
+        while True:                       # candidates: the tokens of keep with probability ≥ t
+            t = t / 10 if t > 1e-300 else 0.0
+            candidates = keep & (pk >= t)
+            if t > 0 and pk[candidates].sum() < goal:
+                continue                                                 # not enough mass yet
+            mass = np.cumsum(np.sort(pk[candidates])[::-1])              # most probable first
+            n = int(np.searchsorted(mass, goal)) + 1                     # first prefix with mass ≥ goal
+            if n <= len(mass) or t == 0:
+                break
+        keep = most_probable(z, candidates, min(n, len(mass)))
     ids = np.flatnonzero(keep)
     kept = probs[ids]
     return ids, kept / kept.sum()
@@ -67,9 +83,10 @@ def kept_tokens(logits, temperature=1.0, top_k=0, top_p=1.0):
 
 def most_probable(z, keep, n):
     """keep (a mask) narrowed to its n tokens of largest logit z; of tokens tied at the cut the
-    lower ids stay, as a stable sort from most to least probable would have them. Sorting the
-    values (not argsort) finds the cut: ~15 µs for 2048 tokens, against ~100 µs for argsort."""
-    cut = np.sort(z[keep])[-n]                                           # the n-th largest logit
+    lower ids stay, as a stable sort from most to least probable would have them. A partition
+    finds the cut (the n-th largest value) without sorting the rest."""
+    zk = z[keep]
+    cut = np.partition(zk, len(zk) - n)[len(zk) - n]                     # the n-th largest logit
     out = keep & (z > cut)
     ties = np.flatnonzero(keep & (z == cut))
     out[ties[:n - int(out.sum())]] = True
