@@ -153,8 +153,11 @@ class DataParallel:
                      meta["step"], meta["tokens"], meta["train_time"])
 
     def abort(self, code=1):
+        """End every rank. Abort also tears down the launcher's forwarding of our output, which can
+        drop the error printed just before it (seen in CI): flush, and give it a moment first."""
         sys.stdout.flush()
         sys.stderr.flush()
+        time.sleep(0.5)
         self.comm.Abort(code)
 
 
