@@ -5,7 +5,7 @@ with the KV cache, batch 1, 2 cores. Each side is a fresh
 interpreter (or process), alternating for --rounds rounds:
 
     greedy     tinyllm.generate.generate(model, [0], 255, temperature=0), bench/_generate.py
-    top-p 0.9  the same with temperature 0.8, top_p 0.9 (sampling costs a sort per token)
+    top-p 0.9  the same with temperature 0.8, top_p 0.9
     run.c      llama2.c's run.c on the same weights exported as model.bin + tokenizer.bin
                (`python -m tinyllm export CKPT --format llama2c`), greedy (-t 0), -n 256 positions
                from the prompt "the" (run.c's own tok/s: positions after the first over its time);
