@@ -41,7 +41,7 @@ import numpy as np
 from _common import FAST, OUT_DIR, REPO_DIR, pick, plt, save_figure, section
 
 from autograd import no_grad
-from tinyllm import data, train
+from tinyllm import data, run_folder, train
 from tinyllm.model import ModelConfig, Transformer
 from tinyllm.optim import AdamW, clip_grad_norm
 
@@ -142,7 +142,7 @@ run.opt = AdamW(run.model.named_parameters(), config.lr, (config.beta1, config.b
                 weight_decay=config.weight_decay)
 run.val_ids = eval_ids                                   # the final evaluation: our fixed slice
 t0 = time.perf_counter()
-with train.RunFolder(RUN_DIR) as folder:                 # one writer per folder (a lock) while it runs
+with run_folder.RunFolder(RUN_DIR) as folder:                 # one writer per folder (a lock) while it runs
     code = train.train_loop(run, folder)                 # prints progress, evaluates, samples, saves
 assert code == 0
 print(f"{run.step} steps, {run.tokens:,} tokens in {run.train_time:.1f} s of training "

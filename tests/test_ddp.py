@@ -187,10 +187,10 @@ def _cmdline(pid):
 def test_an_error_on_rank_0_mid_run_ends_the_other_ranks(launcher, tmp_path, text):
     """Rank 0 fails at its first evaluation (say, a full disk) while rank 1 waits in the next
     all-reduce: rank 0 says so and calls MPI_Abort, so the job ends instead of hanging."""
-    code = ("import sys; from tinyllm import train\n"
+    code = ("import sys; from tinyllm import train, train_cli\n"
             "def fail(*a, **k): raise OSError('no space left on device (simulated)')\n"
             "train.evaluate_and_save = fail\n"
-            f"sys.exit(train.main(['--data-parallel', '--preset', 'tiny', '--text', {text!r}, '--vocab-size', '300', "
+            f"sys.exit(train_cli.main(['--data-parallel', '--preset', 'tiny', '--text', {text!r}, '--vocab-size', '300', "
             f"'--context', '16', '--batch-size', '2', '--steps', '1000', '--eval-every', '3', "
             f"'--out', {str(tmp_path / 'run')!r}]))")
     r = subprocess.run([launcher, "-n", "2", sys.executable, "-c", code], capture_output=True, text=True,

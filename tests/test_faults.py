@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tinyllm import train
+from tinyllm import run_folder, train
 from tinyllm.__main__ import main
 from tinyllm.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
 from tinyllm.files import atomic_write
@@ -76,7 +76,7 @@ def check_logs_match_one_run(out, steps):
 # ---------------------------------------------------------------------------- one writer per folder
 def test_a_second_run_on_a_locked_folder_stops_at_once_naming_the_first(corpus, tmp_path, capsys):
     out = tmp_path / "run"
-    with train.RunFolder(out):                                   # another "run" holds the folder
+    with run_folder.RunFolder(out):                                   # another "run" holds the folder
         t0 = time.perf_counter()
         err = error_of(capsys, train_argv(corpus, out, "--steps", "2"))
         assert f"is in use by another training run (pid {os.getpid()}" in err and str(out) in err

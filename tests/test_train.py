@@ -7,7 +7,7 @@ import signal
 import numpy as np
 import pytest
 
-from tinyllm import train
+from tinyllm import run_folder, train, train_cli
 from tinyllm.__main__ import main
 from tinyllm.checkpoint import read_checkpoint
 from tinyllm.model import ModelConfig, Transformer
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_numba_thread")   # tests/conftest.py
 
 def config(argv):
     """The TrainConfig that `python -m tinyllm train ARGV` builds."""
-    return train.TrainConfig(**train.parse_flags(argv[1:])[0])
+    return train.TrainConfig(**train_cli.parse_flags(argv[1:])[0])
 
 
 def records(out):
@@ -106,10 +106,10 @@ def test_a_non_finite_state_is_never_saved_over_a_good_one(corpus, tmp_path):
     out = tmp_path / "run"
     assert main(train_argv(corpus, out, "--steps", "2", "--eval-every", "5")) == 0
     before = (out / "ckpt.npz").read_bytes()
-    run = train.resume_run(out)
+    run = run_folder.resume_run(out)
     run.model.norm.weight.data[0] = np.inf
     with pytest.raises(train.TrainingError, match="not finite"):
-        train.RunFolder(out).save(run)
+        run_folder.RunFolder(out).save(run)
     assert (out / "ckpt.npz").read_bytes() == before
 
 

@@ -16,7 +16,7 @@ def main(argv=None):
         return 0
     command, rest = argv[0], argv[1:]
     if command == "train":
-        from tinyllm.train import main as run
+        from tinyllm.train_cli import main as run
     elif command == "generate":
         from tinyllm.generate import main as run
     elif command == "export":

@@ -16,8 +16,8 @@ draws all N·B window starts of the step; rank r keeps rows [r·B, (r+1)·B). A 
 batch N·B draws the very same windows: that is what makes the equality exact, and it makes the
 ranks' streams reproducible without any extra state.
 
-Rank 0 is the run's writer (train.py's main and train_loop, as in a single-process run): it
-prepares the data, builds or resumes the run inside its RunFolder, and shares it with the other
+Rank 0 is the run's writer (train_cli.py's main and train.py's train_loop, as in a single-process
+run): it prepares the data, builds or resumes the run inside its RunFolder, and shares it with the other
 ranks: the config, the training tokens, the weights and AdamW's moments, the batch generator's
 state (`share` / `receive`: plain buffers and JSON, no pickle). The other ranks run `follow`,
 the same steps without printing, evaluating or writing. After each step the ranks agree on the
@@ -42,7 +42,7 @@ import traceback
 import numpy as np
 
 from autograd import runtime
-from tinyllm import train
+from tinyllm import train, train_cli
 from tinyllm.model import Transformer
 from tinyllm.optim import AdamW
 
@@ -201,7 +201,7 @@ def follow(run, parallel):
     0, or 130 when the ranks agreed to stop."""
     cfg = run.config
     if not run.finished():
-        train.compile_kernels(run)                               # as rank 0 does, before the clock starts
+        train_cli.compile_kernels(run)                               # as rank 0 does, before the clock starts
         parallel.start()
     while not run.finished():
         if parallel.requested:
@@ -227,7 +227,7 @@ def main(argv):
         return 1
     if parallel.rank == 0:
         try:
-            code = train.main(argv, parallel=parallel)
+            code = train_cli.main(argv, parallel=parallel)
         except SystemExit as e:                    # argparse: --help, or a bad flag (it printed why)
             code = e.code if isinstance(e.code, int) else 1
         except BaseException:
@@ -243,7 +243,7 @@ def main(argv):
         run = parallel.receive()
         if isinstance(run, int):
             return run                             # rank 0 printed why
-        with train.StopOnSignal() as stop:
+        with train_cli.StopOnSignal() as stop:
             parallel.local_stop = stop
             return follow(run, parallel)
     except train.Diverged:

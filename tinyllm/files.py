@@ -95,7 +95,7 @@ def _remove(tmp):
 def remove_stale_temp_files(folder, before=None):
     """Remove our temporary files (TEMP_PREFIX*) in folder older than `before` (a time.time(),
     default now): what a process killed mid-write left. Returns the names removed. Call it only
-    while holding the folder's lock (tinyllm/train.py RunFolder), so no live writer owns them."""
+    while holding the folder's lock (tinyllm/run_folder.py RunFolder), so no live writer owns them."""
     before = time.time() if before is None else before
     removed = []
     try:

@@ -10,13 +10,13 @@ The file reads top to bottom in the order a run happens:
     train_step       forward, backward, clip, AdamW         evaluate    held-out nats/token, bits/byte
     new_run          tokenizer, data, model, optimizer, RNG: a Run (all a checkpoint restores)
     train_loop       the loop: step, log, every eval_every steps evaluate + sample + checkpoint
-    ── the outer layer ──
-    RunFolder        the output folder: an exclusive lock, logs, checkpoint, plot
-    resume_run       a Run back from OUT/ckpt.npz (corpus and tokenizer checked by content)
-    StopOnSignal, Progress, plot_losses, main (the command line)
+
+The outer layer is in two more files: tinyllm/run_folder.py (RunFolder: the output folder, its
+lock, logs, checkpoint and plot; resume_run: a Run back from OUT/ckpt.npz) and
+tinyllm/train_cli.py (the command line: flags, Ctrl-C, the progress line, main).
 
 Data-parallel training over N processes (mpirun -n N ... --data-parallel) is tinyllm/ddp.py; here
-it is a `parallel` argument of main and train_loop and an `all_reduce` argument of train_step.
+it is a `parallel` argument of train_loop and an `all_reduce` argument of train_step.
 
 The corpus is Shakespeare (tinyllm/data.py; three whole plays held out for validation) or any
 UTF-8 file (--text; its last 10% of lines held out). A byte-level BPE tokenizer is trained on
@@ -31,34 +31,11 @@ loss in nats per token and in bits per byte,
     bpb = Σ nats over the predicted val tokens / ln 2 / Σ UTF-8 bytes of those tokens,
 
 which does not depend on the tokenizer (a bigger vocabulary packs more bytes per token), a
-short sample, and a checkpoint. OUT holds:
-
-    ckpt.npz        model, AdamW state, step, RNG state, tokenizer, metrics (atomic writes)
-    metrics.jsonl   one JSON record per step (loss, lr, grad norm) and per evaluation
-    loss.png        train and val loss against tokens seen
-    samples.txt     a generated sample at every evaluation
-    tokenizer.json  the tokenizer (and tokenizer.vocab, a readable listing)
-    .lock           held (flock) by the one process writing this folder
-
-One process writes a folder at a time: a second run on the same --out stops at once, naming the
-first. --resume continues from OUT/ckpt.npz exactly where it stopped (same batches, same losses as
-an uninterrupted run), with metrics.jsonl and samples.txt cut back to the checkpoint's step and
-the temporary files of a killed run removed. The corpus and tokenizer are recognised by content
-(sha256), not by name. Ctrl-C or SIGTERM stops at the end of the current step and saves first. A
-NaN or inf loss stops training with an error; the checkpoint on disk is the last good one. With
---steps the run is deterministic for a given --seed; with --minutes the lr follows the clock (the
-cosine runs over training time), so it is not.
+short sample, and a checkpoint (tinyllm/run_folder.py: what the output folder holds).
 """
-import argparse
-import contextlib
-import dataclasses
-import errno
 import hashlib
-import json
 import math
 import os
-import re
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -66,19 +43,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from autograd import kernels, no_grad
+from autograd import no_grad
 from tinyllm import data
-from tinyllm.checkpoint import CheckpointError, check_shapes, config_from_meta, read_checkpoint, save_checkpoint
-from tinyllm.files import atomic_write, remove_stale_temp_files, write_error
+from tinyllm.files import atomic_write
 from tinyllm.generate import encode_prompt, generate, printable
 from tinyllm.model import ModelConfig, Transformer
 from tinyllm.optim import AdamW, clip_grad_norm, lr_at, step_progress
 from tinyllm.tokenizer import ENDOFTEXT, Tokenizer
-
-try:
-    import fcntl                                   # POSIX; elsewhere runs are not locked
-except ImportError:                                # pragma: no cover
-    fcntl = None
 
 
 class TrainingError(RuntimeError):
@@ -502,258 +473,6 @@ def status_line(run, loss, lr, tokens_per_step, step_time):
             f"{tokens_per_step / step_time:,.0f} tok/s | ETA {format_seconds(eta)}")
 
 
-# ============================================================================ the outer layer
-# ---------------------------------------------------------------------------- the run folder
-SAMPLE_HEADER = re.compile(r"^=== step (\d+), ", re.MULTILINE)
-
-
-class RunFolder:
-    """A run's output folder, written by one process at a time:
-
-        with RunFolder("runs/x") as folder:   # flock on runs/x/.lock, or a TrainingError naming
-            ...                               # the process that holds it; temp files of killed
-                                              # runs (.tmp-*) are removed; released on exit
-    The lock is the OS's: a crashed or killed holder releases it with its last file descriptor."""
-
-    def __init__(self, path):
-        self.path = os.fspath(path)
-        self.ckpt = os.path.join(self.path, "ckpt.npz")
-        self.metrics = os.path.join(self.path, "metrics.jsonl")
-        self.samples = os.path.join(self.path, "samples.txt")
-        self.loss_plot = os.path.join(self.path, "loss.png")
-        self.lock_path = os.path.join(self.path, ".lock")
-        self.removed = []                      # stale temporary files removed when the lock was taken
-        self.saved_step = None                 # the step of the checkpoint on disk, if known
-        self._lock = self._metrics_file = None
-
-    def __enter__(self):
-        return self.lock()
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def lock(self):
-        try:
-            os.makedirs(self.path, exist_ok=True)
-            f = open(self.lock_path, "a+", encoding="utf-8")
-        except OSError as e:
-            raise write_error(self.lock_path, e) from None
-        if fcntl is not None:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                f.seek(0)
-                holder = f.read().strip() or "another process"
-                f.close()
-                raise TrainingError(f"{self.path} is in use by another training run ({holder}); wait for it "
-                                    f"to finish or stop it, or choose another --out") from None
-        started = time.time()
-        f.seek(0)
-        f.truncate()
-        f.write(f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}: "
-                f"{' '.join(['python -m tinyllm train'] + sys.argv[2:] if sys.argv[1:2] == ['train'] else sys.argv)}\n")
-        f.flush()
-        self._lock = f
-        for folder in (self.path, os.path.join(self.path, "data")):
-            self.removed += [os.path.join(folder, n) for n in remove_stale_temp_files(folder, started)]
-        return self
-
-    def close(self):
-        if self._metrics_file is not None:
-            self._metrics_file.close()
-            self._metrics_file = None
-        if self._lock is not None:
-            self._lock.close()                 # closing the descriptor releases the flock
-            self._lock = None
-
-    # -- logs: metrics.jsonl and samples.txt, cut back to the run's step when it (re)starts
-    def start_logs(self, run):
-        """metrics.jsonl := the run's metrics (empty for a new run, the checkpoint's on resume);
-        samples.txt := its samples up to run.step. So a killed-and-resumed run logs each step once."""
-        with atomic_write(self.metrics) as f:
-            f.write("".join(json.dumps(r) + "\n" for r in run.metrics).encode("utf-8"))
-        kept = ""
-        if run.step and os.path.exists(self.samples):
-            with open(self.samples, encoding="utf-8", errors="replace") as f:
-                kept = f.read()
-            later = [m.start() for m in SAMPLE_HEADER.finditer(kept) if int(m.group(1)) > run.step]
-            kept = kept[:later[0]] if later else kept
-        with atomic_write(self.samples) as f:
-            f.write(kept.encode("utf-8"))
-        if self._metrics_file is not None:
-            self._metrics_file.close()
-        self._metrics_file = open(self.metrics, "a", encoding="utf-8")
-        self.saved_step = run.step if run.step else None
-
-    def log(self, run, record):
-        run.metrics.append(record)
-        self._metrics_file.write(json.dumps(record) + "\n")
-        self._metrics_file.flush()
-
-    def write_sample(self, run, result, text):
-        with open(self.samples, "a", encoding="utf-8") as f:
-            f.write(f"=== step {run.step}, {run.tokens:,} tokens, val loss {result['val_loss']:.4f} ===\n"
-                    f"{text}\n\n")
-
-    # -- checkpoint and plot
-    def kept(self):
-        if self.saved_step is not None and os.path.exists(self.ckpt):
-            return f"the last good checkpoint (step {self.saved_step}) is intact in {self.ckpt}"
-        if os.path.exists(self.ckpt):
-            return f"the last good checkpoint is intact in {self.ckpt}"
-        return "no checkpoint had been written yet"
-
-    def save(self, run):
-        """Checkpoint atomically, refusing a state that is not finite (it would be useless)."""
-        if not np.isfinite(run.opt.flat).all():
-            raise TrainingError(f"parameters are not finite at step {run.step}; not saving, "
-                                f"{self.ckpt} keeps the last good state")
-        with self.disk_full_explained():
-            save_checkpoint(self.ckpt, run.model, checkpoint_meta(run), run.opt.state_dict())
-        self.saved_step = run.step
-
-    def plot(self, run):
-        cfg = run.config
-        with self.disk_full_explained():
-            plot_losses(run.metrics, self.loss_plot,
-                        f"{self.path}: {cfg.preset} preset, {run.model.num_params() / 1e6:.2f} M parameters, "
-                        f"vocab {run.model.cfg.vocab_size}")
-
-    @contextlib.contextmanager
-    def disk_full_explained(self):
-        """A full disk while writing: say that the last good checkpoint is intact, and where."""
-        try:
-            yield
-        except OSError as e:
-            if e.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise TrainingError(f"{e}; {self.kept()}. Free some space, then continue with --resume") from e
-            raise
-
-    def diverged(self, run, e):
-        kept = (f"{self.ckpt} keeps the last good state" + (f" (step {self.saved_step})" if self.saved_step else "")
-                if os.path.exists(self.ckpt) else "no checkpoint had been written yet")
-        return TrainingError(f"training stopped at step {run.step + 1}: {e}. Nothing from this step was saved; "
-                             f"{kept}. Try a lower --lr (now {run.config.lr}) or check the data, then --resume.")
-
-
-def checkpoint_meta(run):
-    """What a checkpoint holds beyond the weights and AdamW's state (resume_run reads it back)."""
-    cfg = run.config
-    return {"step": run.step, "tokens": run.tokens, "train_time": run.train_time,
-            "rng": run.rng.bit_generator.state, "train_config": dataclasses.asdict(cfg),
-            "tokenizer": run.tokenizer_text, "metrics": run.metrics, "ranks": run.ranks,
-            "data": {"text": os.path.abspath(cfg.text) if cfg.text else None,
-                     "text_sha256": run.corpus_sha256,
-                     "tokenizer_sha256": text_hash(run.tokenizer_text),
-                     "train": os.path.basename(run.train_ids.filename),
-                     "val": os.path.basename(run.val_ids.filename)}}
-
-
-# ---------------------------------------------------------------------------- resume
-def saved_config(meta, path):
-    """The TrainConfig fields a checkpoint recorded (or an older tinyllm's argparse flags)."""
-    saved = meta.get("train_config")
-    if saved is None and isinstance(meta.get("args"), dict):      # written before TrainConfig
-        saved = dict(meta["args"])
-        saved["steps"], saved["minutes"] = saved.get("steps") or None, saved.get("minutes") or None
-    if not isinstance(saved, dict):
-        raise CheckpointError(f"{path} was not written by tinyllm train (no training config in it)")
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return {k: v for k, v in saved.items() if k in names}
-
-
-def resume_run(out, overrides=None, allow_new_data=False):
-    """The Run saved in out/ckpt.npz, with `overrides` ({field: value}, e.g. a longer budget).
-    Options that define the run (RUN_IDENTITY) must not change. The corpus is found by the
-    absolute path it was trained from, or overrides["text"]; it must have the same content (sha256)
-    unless allow_new_data. A --tokenizer given again must be the checkpoint's, by content."""
-    overrides = dict(overrides or {})
-    ckpt = os.path.join(out, "ckpt.npz")
-    if not os.path.exists(ckpt):
-        raise TrainingError(f"{out} holds no checkpoint to resume ({ckpt} not found); start without --resume")
-    meta, params, optim = read_checkpoint(ckpt)
-    saved = saved_config(meta, ckpt)
-    changed = [f"{flag(k)} {saved.get(k)!r} -> {v!r}" for k, v in overrides.items()
-               if k in RUN_IDENTITY and saved.get(k) != v]
-    if changed:
-        raise TrainingError(f"--resume must continue the same run; changed: {', '.join(changed)} "
-                            f"(start a new run in another --out to change them)")
-    identity = meta.get("data") if isinstance(meta.get("data"), dict) else {}
-    if "text" not in overrides and identity.get("text_sha256"):
-        saved_text = identity.get("text")
-        if saved_text and not os.path.exists(saved_text):
-            raise TrainingError(f"this run's corpus {saved_text} is gone; pass a copy of it with --text FILE "
-                                f"(it is recognised by content), or --text and --allow-new-data for new text")
-        overrides["text"] = saved_text
-    try:
-        cfg = TrainConfig(**{**saved, **overrides, "out": os.fspath(out)})
-    except ConfigError as e:
-        if set(overrides) - {"out", "text"}:
-            raise
-        raise CheckpointError(f"{ckpt}: bad training config: {e}") from None
-    tokenizer_text = meta.get("tokenizer")
-    if not isinstance(tokenizer_text, str):
-        raise CheckpointError(f"{ckpt} holds no tokenizer (not written by tinyllm train)")
-    if "tokenizer" in overrides:
-        _, given = read_tokenizer(overrides["tokenizer"])
-        if text_hash(given) != text_hash(tokenizer_text):
-            raise TrainingError(f"--tokenizer {overrides['tokenizer']} is not the tokenizer this run was trained "
-                                f"with ({ckpt} holds its own); drop --tokenizer to resume")
-    model_cfg = config_from_meta(meta, ckpt)
-    check_shapes(model_cfg, params, ckpt)                         # before any model is built
-    try:
-        tokenizer = Tokenizer.loads(tokenizer_text, source=f"{ckpt}'s tokenizer")
-    except ValueError as e:
-        raise CheckpointError(str(e)) from None
-    if tokenizer.vocab_size != model_cfg.vocab_size:
-        raise CheckpointError(f"{ckpt}: its tokenizer has {tokenizer.vocab_size} tokens, its model "
-                              f"{model_cfg.vocab_size}: the file is corrupt or was edited")
-    d = prepare_data(cfg, tokenizer_text)
-    if identity.get("text_sha256") and d.corpus_sha256 != identity["text_sha256"]:
-        what = cfg.text or "the Shakespeare corpus"
-        if not allow_new_data:
-            raise TrainingError(f"{what} is not the text this run was trained on (its content changed, "
-                                f"sha256 {d.corpus_sha256[:12]} now, {identity['text_sha256'][:12]} in {ckpt}); "
-                                f"pass the original file with --text, or --allow-new-data to continue on this text")
-        print(f"warning: {what} is new text (--allow-new-data); the run will not repeat an uninterrupted one")
-    model = Transformer(model_cfg, seed=cfg.seed, dtype=np.dtype(cfg.dtype))
-    model.load_state_dict(params)
-    opt = AdamW(model.named_parameters(), cfg.lr, (cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
-    run = Run(cfg, tokenizer, tokenizer_text, d.train, d.val, d.corpus_sha256, model, opt,
-              np.random.default_rng(cfg.seed))
-    try:
-        opt.load_state_dict(optim)
-        run.rng.bit_generator.state = meta["rng"]                 # where the batch stream is
-        run.step, run.tokens, run.train_time = int(meta["step"]), int(meta["tokens"]), float(meta["train_time"])
-        run.metrics = list(meta["metrics"])
-        run.ranks = int(meta.get("ranks", 1))
-        if run.step < 0 or not all(isinstance(r, dict) for r in run.metrics):
-            raise ValueError("step or metrics out of range")
-    except (KeyError, TypeError, ValueError, OverflowError) as e:
-        raise CheckpointError(f"{ckpt}: the training state is corrupt ({type(e).__name__}: {e})") from None
-    return run
-
-
-# ---------------------------------------------------------------------------- signals, progress, plot
-class StopOnSignal:
-    """with StopOnSignal() as stop: ... — Ctrl-C or SIGTERM sets stop.requested (train_loop then
-    saves after the current step and stops); a second signal stops at once."""
-    requested = False
-
-    def __enter__(self):
-        self.previous = {s: signal.signal(s, self.handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def handler(self, signum, frame):
-        self.requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-    def __exit__(self, *exc):
-        for s, handler in self.previous.items():
-            signal.signal(s, handler)
-
-
 def format_seconds(s):
     s = int(max(s, 0))
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
@@ -781,165 +500,3 @@ class Progress:
             self.shown = False
         self.out.write(text + "\n")
         self.out.flush()
-
-
-def plot_losses(metrics, path, title):
-    """loss.png: train loss per step (faint) and smoothed, val loss at each evaluation, against
-    tokens seen. Uses matplotlib's Figure directly (Agg), so no global pyplot state."""
-    from matplotlib.figure import Figure
-    steps = [r for r in metrics if "loss" in r]
-    evals = [r for r in metrics if "val_loss" in r]
-    fig = Figure(figsize=(8, 5), dpi=110)
-    ax = fig.subplots()
-    if steps:
-        x, y = np.array([r["tokens"] for r in steps]), np.array([r["loss"] for r in steps])
-        ax.plot(x, y, color="tab:blue", alpha=0.25, linewidth=0.8)
-        k = max(1, len(y) // 50)                                          # moving average of k steps
-        smooth = np.convolve(y, np.ones(k) / k, mode="valid")
-        ax.plot(x[k - 1:], smooth, color="tab:blue", label=f"train (mean of {k} steps)" if k > 1 else "train")
-    periodic = [r for r in evals if not r.get("final")]
-    if periodic:
-        ax.plot([r["tokens"] for r in periodic], [r["val_loss"] for r in periodic], "o-",
-                color="tab:orange", label="val (held-out text, sampled windows)")
-    final = [r for r in evals if r.get("final")]
-    if final:
-        ax.plot([r["tokens"] for r in final], [r["val_loss"] for r in final], "*", markersize=12,
-                color="tab:red", label=f"val, all held-out tokens: {final[-1]['val_loss']:.3f}")
-    ax.set(title=title, xlabel="tokens seen", ylabel="loss (nats per token)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    with atomic_write(path, suffix=".png") as f:
-        fig.savefig(f, format="png")
-
-
-def compile_kernels(run):
-    """A tiny forward + backward and AdamW update on scratch arrays, before the clock starts:
-    Numba compiles its kernels for this dtype on first use (then loads them from its disk
-    cache), which should not eat into a --minutes budget. The model's weights, the optimizer
-    and the random streams are not touched. Returns the seconds it took."""
-    t0 = time.perf_counter()
-    ids = np.zeros((1, min(8, run.config.context) + 1), dtype=np.int64)
-    _, loss = run.model(ids[:, :-1], ids[:, 1:])
-    loss.backward()
-    run.opt.zero_grad()
-    scratch = np.zeros(4, dtype=run.model.dtype)
-    kernels.adamw_step(scratch, scratch.copy(), scratch.copy(), scratch.copy(), 1e-3, 0.9, 0.99, 1e-8, 0.1, 1)
-    return time.perf_counter() - t0
-
-
-# ---------------------------------------------------------------------------- command line
-def build_parser():
-    """The flags; each sets the TrainConfig field of the same name. Defaults are TrainConfig's
-    (argparse leaves unset flags out, so --resume can tell them from the checkpoint's values)."""
-    d = TrainConfig
-    p = argparse.ArgumentParser(prog="python -m tinyllm train", description=__doc__.split("\n")[0],
-                                argument_default=argparse.SUPPRESS)
-    p.add_argument("--preset", help=f"model shape: {' | '.join(PRESETS)} (default {d.preset})")
-    p.add_argument("--text", help="train on this UTF-8 file (default: Shakespeare)")
-    p.add_argument("--tokenizer", help="use this tokenizer file instead of training one")
-    p.add_argument("--vocab-size", type=int, help="BPE vocabulary (default: the preset's, at least 512)")
-    p.add_argument("--out", help="output folder (default: runs/PRESET)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.npz")
-    p.add_argument("--allow-new-data", action="store_true",
-                   help="with --resume: continue on a corpus whose content differs from the checkpoint's")
-    p.add_argument("--data-parallel", action="store_true",
-                   help="one rank of a data-parallel run: mpirun -n N python -m tinyllm train --data-parallel "
-                        "...; --batch-size is per rank (needs tinyllm[mpi]; see tinyllm/ddp.py)")
-    shape = p.add_argument_group("model shape (default: the preset's; recorded in the checkpoint)")
-    shape.add_argument("--dim", type=int, help="model width")
-    shape.add_argument("--n-layers", type=int)
-    shape.add_argument("--n-heads", type=int, help="query heads (must divide --dim; head dim even)")
-    shape.add_argument("--n-kv-heads", type=int, help="key/value heads (must divide --n-heads)")
-    shape.add_argument("--ffn-dim", type=int, help="SwiGLU hidden width (default: Llama's rule from --dim)")
-    shape.add_argument("--context", type=int, help="tokens per window = the model's max_seq_len")
-    shape.add_argument("--rope-theta", type=float, help="RoPE base")
-    shape.add_argument("--sliding-window", type=int, metavar="W",
-                       help="Mistral's sliding-window attention: each token sees the last W (default: all)")
-    shape.add_argument("--rope-scaling", type=float, nargs=4, metavar=("FACTOR", "LOW", "HIGH", "ORIGINAL"),
-                       help="Llama 3.1 RoPE scaling: factor, low_freq_factor, high_freq_factor, "
-                            "original_max_position_embeddings (e.g. 8 1 4 8192)")
-    p.add_argument("--steps", type=int, help="optimizer steps (default 1000 if no --minutes)")
-    p.add_argument("--minutes", type=float, help="training-time budget; the lr cosine follows it")
-    p.add_argument("--batch-size", type=int, help=f"(default {d.batch_size})")
-    p.add_argument("--grad-accum", type=int, help=f"micro-batches per optimizer step (default {d.grad_accum})")
-    p.add_argument("--lr", type=float, help=f"peak learning rate (default {d.lr})")
-    p.add_argument("--min-lr", type=float, help=f"(default {d.min_lr})")
-    p.add_argument("--warmup", type=int, help=f"linear warm-up steps (default {d.warmup})")
-    p.add_argument("--weight-decay", type=float, help=f"(default {d.weight_decay})")
-    p.add_argument("--beta1", type=float, help=f"(default {d.beta1})")
-    p.add_argument("--beta2", type=float, help=f"(default {d.beta2})")
-    p.add_argument("--grad-clip", type=float, help=f"max global gradient norm, 0 = off (default {d.grad_clip})")
-    p.add_argument("--seed", type=int, help=f"(default {d.seed})")
-    p.add_argument("--dtype", choices=["float32", "float64"], help=f"(default {d.dtype})")
-    p.add_argument("--eval-every", type=int, help=f"steps between evaluations + checkpoints (default {d.eval_every})")
-    p.add_argument("--eval-windows", type=int,
-                   help=f"val windows per periodic eval, 0 = all; the final one uses all (default {d.eval_windows})")
-    p.add_argument("--sample-prompt", help="prompt of the samples (default: start of a document)")
-    p.add_argument("--sample-tokens", type=int, help=f"tokens per sample at each eval (default {d.sample_tokens})")
-    p.add_argument("--final-sample-tokens", type=int, help=f"(default {d.final_sample_tokens})")
-    p.add_argument("--log-every", type=int,
-                   help=f"steps between progress lines when not on a terminal (default {d.log_every})")
-    return p
-
-
-def parse_flags(argv):
-    """argv -> ({TrainConfig field: value} for the flags given, resume?, allow_new_data?)."""
-    flags = vars(build_parser().parse_args(argv))
-    flags.pop("data_parallel", None)
-    return flags, flags.pop("resume", False), flags.pop("allow_new_data", False)
-
-
-def main(argv=None, parallel=None):
-    """python -m tinyllm train ...; returns the exit code (0, 1 on an error, 130 when interrupted).
-    With --data-parallel every rank goes to tinyllm/ddp.py, which calls this again on rank 0 with
-    `parallel` (that rank then shares the run it builds with the others, and trains with them)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if parallel is None and "--data-parallel" in argv:
-        from tinyllm import ddp                        # imports mpi4py: only on this path
-        return ddp.main(argv)
-    flags, resume, allow_new_data = parse_flags(argv)
-    try:
-        out = flags.get("out") or os.path.join("runs", flags.get("preset", TrainConfig.preset))
-        if not resume:
-            cfg = TrainConfig(**flags)                 # bad options fail before anything is written
-        with RunFolder(out) as folder:                 # one writer per folder, until we return
-            if folder.removed:
-                print(f"removed {len(folder.removed)} temporary file(s) left by an interrupted run: "
-                      f"{', '.join(os.path.basename(p) for p in folder.removed)}")
-            ranks = parallel.size if parallel else 1
-            if resume:
-                run = resume_run(out, flags, allow_new_data)
-                if run.ranks != ranks:                 # the global batch is ranks x --batch-size windows
-                    raise TrainingError(f"{out} was trained by {run.ranks} process(es), this is {ranks}: resume it "
-                                        f"with as many ({'mpirun -n %d ... --data-parallel' % run.ranks if run.ranks > 1 else 'without --data-parallel'})")
-                print(f"resuming {folder.ckpt} at step {run.step}")
-            elif os.path.exists(folder.ckpt):
-                raise TrainingError(f"{out} already holds a run ({folder.ckpt}); pass --resume to continue "
-                                    f"it, or choose another --out (nothing was overwritten)")
-            else:
-                run = new_run(cfg)
-                run.ranks = ranks
-            if parallel:
-                parallel.share(run)                    # the other ranks start from this very state
-            c = run.config
-            run.model.summary()
-            print(f"data: {len(run.train_ids):,} train / {len(run.val_ids):,} val tokens in "
-                  f"{os.path.dirname(run.train_ids.filename)}; {c.batch_size} x {c.context} tokens "
-                  f"x {c.grad_accum} per step" + (f" x {parallel.size} ranks" if parallel else "") + "; "
-                  + (f"{c.minutes} minutes" if c.minutes else f"{c.steps} steps"))
-            progress = Progress(c.log_every)
-            progress.print(f"Numba kernels ready in {compile_kernels(run):.1f} s (compiled on first use, "
-                           f"then cached; not counted in the training time)")
-            if run.finished() and run.metrics and run.metrics[-1].get("final"):
-                folder.start_logs(run)
-                print(f"the run in {out} is complete (step {run.step}); give a larger --steps or --minutes "
-                      f"with --resume to train it further")
-                return 0
-            with StopOnSignal() as stop:
-                if parallel:                           # stop when any rank is asked to (parallel.requested)
-                    parallel.local_stop, stop = stop, parallel
-                return train_loop(run, folder, progress, stop, parallel)
-    except (TrainingError, CheckpointError, ValueError, OSError, RuntimeError) as e:
-        print(f"\nerror: {e}", file=sys.stderr)
-        return 1
