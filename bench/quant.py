@@ -155,6 +155,11 @@ print(json.dumps({"load_s": load_s, "tokens": n_new, "seconds": time.perf_counte
 """
 
 
+def last_json(result):
+    """(the JSON a side printed last, its peak RSS in MB)."""
+    return json.loads(result.out.strip().splitlines()[-1]), result.rss_mb
+
+
 def worker(args):
     t0 = time.perf_counter()
     dec, tok, model = load(args.worker, args.fmt, args.ckpt)
@@ -199,8 +204,7 @@ def main():
     def side(model_name, fmt, bpb=0):
         cmd = [python(), __file__, "--worker", model_name, "--fmt", fmt, "--tokens", str(args.tokens),
                "--bpb-tokens", str(bpb)] + (["--ckpt", args.ckpt] if args.ckpt else [])
-        r = run(cmd, our_env())
-        return json.loads(r.out.strip().splitlines()[-1]), r.rss_mb
+        return last_json(run(cmd, our_env()))
 
     llama_cpp = bool(args.llama_cpp) and "smollm2" in models
     if llama_cpp:
@@ -209,8 +213,8 @@ def main():
               f"environment {show_env(reference_env())}")
 
     def llama_cpp_side():
-        r = run([args.llama_cpp, "-c", LLAMA_CPP, fetch_smollm2(), str(args.tokens), PROMPT], reference_env())
-        return json.loads(r.out.strip().splitlines()[-1]), r.rss_mb
+        return last_json(run([args.llama_cpp, "-c", LLAMA_CPP, fetch_smollm2(), str(args.tokens), PROMPT],
+                             reference_env()))
 
     speed = {(m, f): [] for m in models for f in FORMATS}
     rss = {(m, f): [] for m in models for f in FORMATS}

@@ -55,6 +55,7 @@ from tinyllm.kv_cache import KVCache
 FORMATS = {"q8_0": gguf.Q8_0, "q4_1": gguf.Q4_1}
 BLOCK = 32
 ROWS = 64                               # Q4_1 rows side by side (64 int16 lanes: one AVX-512 pair)
+XI_MAX = 127                            # Q4_1 rounds activations to ξ ∈ −127..127 per block
 
 
 # ---------------------------------------------------------------------------- blocks ↔ arrays
@@ -129,8 +130,8 @@ def quantize_activations(x):
     of 32: δ = max|x| / 127, ξ = round(x · 127 / max|x|) (0 for an all-zero block)."""
     xb = np.asarray(x, np.float32).reshape(-1, BLOCK)
     amax = np.abs(xb).max(axis=1)
-    inv = np.where(amax > 0, np.float32(127) / np.where(amax > 0, amax, 1), 0).astype(np.float32)
-    return (np.rint(xb * inv[:, None]).astype(np.int16), amax / np.float32(127),
+    inv = np.where(amax > 0, np.float32(XI_MAX) / np.where(amax > 0, amax, 1), 0).astype(np.float32)
+    return (np.rint(xb * inv[:, None]).astype(np.int16), amax / np.float32(XI_MAX),
             xb.sum(axis=1, dtype=np.float32))
 
 
@@ -178,10 +179,10 @@ def _quantize_activations(x, xi, dx, xsum):
             v = x[b * BLOCK + c]
             s += v
             amax = max(amax, abs(v))
-        inv = np.float32(127.0) / amax if amax > 0 else np.float32(0.0)
+        inv = np.float32(XI_MAX) / amax if amax > 0 else np.float32(0.0)
         for c in range(BLOCK):
             xi[b, c] = np.int16(np.rint(x[b * BLOCK + c] * inv))
-        dx[b], xsum[b] = amax / np.float32(127.0), s
+        dx[b], xsum[b] = amax / np.float32(XI_MAX), s
 
 
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
