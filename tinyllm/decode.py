@@ -170,6 +170,15 @@ def _decode_step(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, final_
 
 
 # ---------------------------------------------------------------------------- the wrapper
+def check_step(cfg, cache, token):
+    """Before a step: room in the cache (a full, non-rolling one must be prefilled again) and a
+    token id the model has."""
+    if not cache.rolling and cache.pos >= cache.n_slots:
+        raise ValueError(f"the KV cache is full ({cache.n_slots} positions): prefill again")
+    if not 0 <= token < cfg.vocab_size:
+        raise ValueError(f"token id {token} is not in [0, {cfg.vocab_size})")
+
+
 class Decoder:
     """One-token steps of a Transformer, batch 1, over one KVCache.
 
@@ -230,10 +239,7 @@ class Decoder:
     def step(self, token):
         """Logits (V,) after feeding `token` at the next position."""
         cfg, cache = self.cfg, self.cache
-        if not cache.rolling and cache.pos >= cache.n_slots:
-            raise ValueError(f"the KV cache is full ({cache.n_slots} positions): prefill again")
-        if not 0 <= token < cfg.vocab_size:
-            raise ValueError(f"token id {token} is not in [0, {cfg.vocab_size})")
+        check_step(cfg, cache, token)
         cos, sin = self.model.rope_at(cache.pos, 1)                             # (1, hd/2) each
         logits = np.empty(cfg.vocab_size, dtype=self.emb.dtype)
         _decode_step(int(token), cache.pos, self.emb, self.attn_norm, self.wqkv, self.wo,

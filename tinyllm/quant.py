@@ -49,7 +49,7 @@ from numba import njit, prange
 from autograd import kernels
 from autograd.kernels import FMA_SUM, _exp
 from tinyllm import gguf
-from tinyllm.decode import _attend_heads, _rmsnorm, _rope
+from tinyllm.decode import Decoder, _attend_heads, _rmsnorm, _rope, check_step
 from tinyllm.kv_cache import KVCache
 
 FORMATS = {"q8_0": gguf.Q8_0, "q4_1": gguf.Q4_1}
@@ -435,21 +435,12 @@ class QuantizedDecoder:
         self.cache.reset()
         return self.feed(ids)
 
-    def feed(self, ids):
-        """Logits (V,) after feeding ids from the current position on (one step per token)."""
-        if not len(ids):
-            raise ValueError("feed needs at least one token")
-        for token in ids:
-            logits = self.step(token)
-        return logits
+    feed = Decoder.feed                        # one step per token, from the current position on
 
     def step(self, token):
         """Logits (V,) after feeding `token` at the next position."""
         cfg, cache, w = self.cfg, self.cache, self.w
-        if not cache.rolling and cache.pos >= cache.n_slots:
-            raise ValueError(f"the KV cache is full ({cache.n_slots} positions): prefill again")
-        if not 0 <= token < cfg.vocab_size:
-            raise ValueError(f"token id {token} is not in [0, {cfg.vocab_size})")
+        check_step(cfg, cache, token)
         cos, sin = self.rope_at(cache.pos)
         logits = np.empty(cfg.vocab_size, dtype=np.float32)
         _decode_step_q(int(token), cache.pos, w["emb"], w["attn_norm"], w["wqkv"], w["wo"],
