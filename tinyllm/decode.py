@@ -79,29 +79,30 @@ def _attend(q, keys, values, first, last, scale, scores, out):
     scores is scratch of at least last - first + 1 floats. The softmax sums in the input dtype
     (as the attention kernels do), unlike _rmsnorm's float64 sum of squares."""
     n_slots = keys.shape[0]
-    m = -np.inf
+    n = last - first + 1
     slot = first % n_slots
-    for i in range(last - first + 1):
+    for i in range(n):                                 # scores: scale q·k_t
         kt = keys[slot]
         s = q.dtype.type(0.0)
         for d in range(q.shape[0]):
             s += q[d] * kt[d]
-        s *= scale
-        scores[i] = s
-        m = max(m, s)
+        scores[i] = s * scale
         slot = slot + 1 if slot + 1 < n_slots else 0
+    m = scores[:n].max()                               # (a loop of its own vectorises)
     total = q.dtype.type(0.0)
-    for i in range(last - first + 1):
+    for i in range(n):
         e = _exp(scores[i] - m)
         scores[i] = e
         total += e
-    out[:] = 0.0
+    acc = np.zeros(out.shape[0], dtype=out.dtype)      # Σ_t e_t v_t, then one division
     slot = first % n_slots
-    for i in range(last - first + 1):
-        p, vt = scores[i] / total, values[slot]
-        for d in range(out.shape[0]):
-            out[d] += p * vt[d]
+    for i in range(n):
+        p, vt = scores[i], values[slot]
+        for d in range(acc.shape[0]):
+            acc[d] += p * vt[d]
         slot = slot + 1 if slot + 1 < n_slots else 0
+    for d in range(acc.shape[0]):
+        out[d] = acc[d] / total
 
 
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
