@@ -120,8 +120,8 @@ save_figure(fig, "23_block_size.png")
 section("3. The error, number by number: histograms (figure)")
 w8 = quant.quantize(W, "q8_0")
 w4 = quant.quantize(W, "q4_1")
-e8 = (quant.dequantize(w8) - W).ravel()
-e4 = (quant.dequantize(w4)[:W.shape[0]] - W).ravel()          # (Q4_1 pads rows to groups of 64)
+e8 = (quant.dequantize(w8)[:W.shape[0]] - W).ravel()          # (rows are padded to groups of 64)
+e4 = (quant.dequantize(w4)[:W.shape[0]] - W).ravel()
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
 for ax, e, name in ((axes[0], e8, "Q8_0"), (axes[1], e4, "Q4_1")):
     ax.hist(e / rms, bins=80, color="C0")
@@ -138,10 +138,11 @@ print(f"Q8_0 error std {e8.std() / rms:.4f} of the weights' RMS; Q4_1 {e4.std() 
 section("4. Multiplying without dequantising: the kernels")
 # y = W x, per block b of each row:  Q8_0: y_r = Σ_b d_rb Σ_c q_rbc x_bc
 #                                    Q4_1: y_r = Σ_b (d_rb δ_b Σ_c q_rbc ξ_bc + m_rb Σ_c x_bc)
+# Both kernels keep 64 rows side by side in memory, so one vector instruction works on 64 rows.
 # Q8_0 keeps the activations x in float32: its kernel already streams the bytes as fast as memory
 # delivers them. Q4_1 rounds x too, per block of 32, as llama.cpp does: x ≈ δ_b ξ with
 # δ_b = max|x_b| / 127 and ξ ∈ −127..127. Then Σ_c q ξ is a sum of small integers, which the
-# kernel adds in int16 for 64 rows at once (the rows interleaved in memory) — about twice as fast
+# kernel adds in int16 for 64 rows at once — about twice as fast
 # as turning every nibble into a float. The price: x is off by up to δ/2 per number.
 x = rng.standard_normal(W.shape[1]).astype(np.float32)
 for name, w in (("Q8_0", w8), ("Q4_1", w4)):

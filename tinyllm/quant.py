@@ -11,16 +11,17 @@ scale (tinyllm/gguf.py reads and writes their bytes):
 
 In memory a quantised matrix W (N, K) is a tuple (qs, d, m) of three arrays, the GGUF blocks split
 field by field so that Numba can read them (it has no float16), and d, m, the blocks' float16 scale
-and minimum, widened to float32 (exactly):
+and minimum, widened to float32 (exactly). Both formats keep 64 rows side by side: the rows in
+groups of ROWS = 64 (the last padded with zero rows), a group's bytes ordered block b, byte j,
+row l, so that one vector instruction works on 64 rows at once (llama.cpp repacks its blocks the
+same way on CPUs). The bytes are GGUF's as they are, only reordered:
 
-    Q8_0  row by row, as GGUF:  qs (N, K) int8 (the GGUF bytes as they are), d (N, K/32); m is d
-          again, never read. 36 bytes per 32 weights (GGUF: 34).
-    Q4_1  64 rows side by side: the rows in groups of ROWS = 64 (the last padded with zero rows),
-          a group's bytes ordered block b, byte j, row l: qs (N/64, K/2·64) uint8 with
-          qs[g, (16b + j)·64 + l] = byte j of block b of row 64g + l, a GGUF byte as it is (low
-          nibble: column 32b + j, high: 32b + 16 + j); d, m (N/64, K/32·64) with [g, 64b + l].
-          24 bytes per 32 weights (GGUF: 20). The interleaving lets one vector instruction work
-          on 64 rows at once (llama.cpp repacks its 4-bit blocks the same way on CPUs).
+    Q8_0  qs (N/64, K·64) int8 with qs[g, (32b + j)·64 + l] = number j of block b of row 64g + l;
+          d (N/64, K/32·64) with d[g, 64b + l] the scale of that block; m is d again, never read.
+          36 bytes per 32 weights (GGUF: 34).
+    Q4_1  qs (N/64, K/2·64) uint8 with qs[g, (16b + j)·64 + l] = byte j of block b of row 64g + l
+          (low nibble: column 32b + j, high: 32b + 16 + j); d, m (N/64, K/32·64) with [g, 64b + l].
+          24 bytes per 32 weights (GGUF: 20).
 
 The matrix-vector product y = W x never dequantises W. Per block b of 32 columns c of a row r:
 
@@ -54,7 +55,7 @@ from tinyllm.kv_cache import KVCache
 
 FORMATS = {"q8_0": gguf.Q8_0, "q4_1": gguf.Q4_1}
 BLOCK = 32
-ROWS = 64                               # Q4_1 rows side by side (64 int16 lanes: one AVX-512 pair)
+ROWS = 64                               # rows side by side (Q4_1: 64 int16 lanes, two AVX-512 registers)
 XI_MAX = 127                            # Q4_1 rounds activations to ξ ∈ −127..127 per block
 
 
@@ -66,8 +67,8 @@ def from_gguf_bytes(raw, ggml_type, shape):
         raise ValueError(f"rows of {K} numbers are not whole blocks of {BLOCK}")
     if ggml_type == gguf.Q8_0:
         b = np.frombuffer(raw, gguf.Q8_0_BLOCK).reshape(N, K // BLOCK)
-        d = b["d"].astype(np.float32)
-        return np.ascontiguousarray(b["qs"]).reshape(N, K), d, d
+        d = _interleave(b["d"].astype(np.float32))
+        return _interleave(b["qs"]), d, d
     if ggml_type == gguf.Q4_1:
         b = np.frombuffer(raw, gguf.Q4_1_BLOCK).reshape(N, K // BLOCK)
         return _interleave(b["qs"]), _interleave(b["d"].astype(np.float32)), _interleave(b["m"].astype(np.float32))
@@ -110,15 +111,16 @@ def fmt_of(w):
 
 
 def dequantize(w):
-    """(qs, d, m) → the float32 matrix (N, K) it stands for (the NumPy reference). For Q4_1, N
-    counts the zero rows padding the last group of 64 (slice [:N] for the matrix's own rows)."""
+    """(qs, d, m) → the float32 matrix (N, K) it stands for (the NumPy reference). N counts the
+    zero rows padding the last group of 64 (slice [:N] for the matrix's own rows)."""
     qs, d, m = w
     if qs.ndim == 3:                                                       # layers stacked
         return np.stack([dequantize((a, b, c)) for a, b, c in zip(qs, d, m)])
-    if fmt_of(w) == "q8_0":
-        blocks = qs.reshape(*d.shape, BLOCK)                               # (N, nb, 32)
-        return (blocks.astype(np.float32) * d[..., None]).reshape(d.shape[0], -1)  # x = d·q
     nb = d.shape[1] // ROWS
+    if fmt_of(w) == "q8_0":
+        blocks = _rows(qs, nb * BLOCK).reshape(-1, nb, BLOCK)              # (N, nb, 32)
+        x = blocks.astype(np.float32) * _rows(d, nb)[..., None]            # x = d·q
+        return x.reshape(x.shape[0], -1)
     bytes_ = _rows(qs, nb * 16).reshape(-1, nb, 16)                        # (N, nb, 16) GGUF bytes
     q = np.concatenate([bytes_ & 0x0F, bytes_ >> 4], axis=-1).astype(np.float32)   # (N, nb, 32)
     x = q * _rows(d, nb)[..., None] + _rows(m, nb)[..., None]              # x = d·q + m
@@ -141,16 +143,16 @@ def nbytes(w):
 
 # ---------------------------------------------------------------------------- matrix × vector
 def matvec_reference(w, x):
-    """y = W x block by block, as the kernels compute it, in NumPy: (N,) float32 (for Q4_1, N
-    counts the padding rows, whose y is 0)."""
+    """y = W x block by block, as the kernels compute it, in NumPy: (N,) float32 (N counts the
+    padding rows, whose y is 0)."""
     qs, d, m = w
+    nb = d.shape[1] // ROWS
     if fmt_of(w) == "q8_0":
         xb = np.asarray(x, np.float32).reshape(-1, BLOCK)                  # (nb, 32)
-        q = qs.reshape(*d.shape, BLOCK).astype(np.float32)                 # (N, nb, 32)
+        q = _rows(qs, nb * BLOCK).reshape(-1, nb, BLOCK).astype(np.float32)  # (N, nb, 32)
         dots = np.einsum("rbc,bc->rb", q, xb)                              # Σ_c q x per block
-        return (d * dots).sum(axis=1, dtype=np.float32)
+        return (_rows(d, nb) * dots).sum(axis=1, dtype=np.float32)
     xi, dx, xsum = quantize_activations(x)                                 # (nb, 32), (nb,), (nb,)
-    nb = xi.shape[0]
     bytes_ = _rows(qs, nb * 16).reshape(-1, nb, 16).astype(np.int32)       # (N, nb, 16)
     dots = ((bytes_ & 0x0F) * xi[:, :16]).sum(-1) + ((bytes_ >> 4) * xi[:, 16:]).sum(-1)  # exact
     y = _rows(d, nb) * dx * dots.astype(np.float32) + _rows(m, nb) * xsum  # (N, nb)
@@ -159,15 +161,28 @@ def matvec_reference(w, x):
 
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
 def _matvec_q8_0(qs, d, x, out):
-    """out = W x for W as Q8_0: qs (N, K) int8, d (N, K/32); x (K,) float32. The loop runs over a
-    whole row with each number's block scale d[r, c // 32], which LLVM vectorises (a loop of 32
-    per block is unrolled instead, and is several times slower). Rows are shared among threads."""
-    for r in prange(qs.shape[0]):
-        q, dr = qs[r], d[r]
-        acc = np.float32(0.0)
-        for c in range(x.shape[0]):
-            acc += dr[c >> 5] * np.float32(q[c]) * x[c]
-        out[r] = acc
+    """out = W x for W as Q8_0, 64 rows side by side: qs (G, K·64) int8, d (G, K/32·64); x (K,)
+    float32. For each group of 64 rows and each block, Σ_j q_j x_j is summed in float32 for the
+    64 rows at once (each x_j times a vector of 64 numbers), then scaled by the rows' d. The groups
+    are shared among the threads; out (N,) gets the first N rows (no padding)."""
+    nb = x.shape[0] // BLOCK
+    G, R = qs.shape[0], d.shape[1] // nb              # R = ROWS
+    q8 = qs.reshape(G, nb, BLOCK, R)                   # [g, b, j, l]
+    d3 = d.reshape(G, nb, R)
+    for g in prange(G):
+        acc = np.zeros(R, dtype=np.float32)
+        s = np.empty(R, dtype=np.float32)              # Σ_j q_j x_j of this block, per row
+        for b in range(nb):
+            s[:] = 0
+            for j in range(BLOCK):
+                xj, q = x[b * BLOCK + j], q8[g, b, j]
+                for l in range(R):
+                    s[l] += np.float32(q[l]) * xj
+            db = d3[g, b]
+            for l in range(R):
+                acc[l] += db[l] * s[l]
+        for l in range(min(R, out.shape[0] - g * R)):
+            out[g * R + l] = acc[l]
 
 
 @njit(cache=True)
@@ -221,16 +236,16 @@ def _matvec_q4_1(qs, d, m, x, out):
 
 @njit(cache=True)
 def _qmatvec(qs, d, m, x, out):
-    """out = W x for either format (a Q8_0 row has one byte per column of x)."""
-    if qs.shape[1] == x.shape[0]:
+    """out = W x for either format (a Q8_0 group has a byte per column of x and row, Q4_1 half)."""
+    if qs.shape[1] == x.shape[0] * ROWS:
         _matvec_q8_0(qs, d, x, out)
     else:
         _matvec_q4_1(qs, d, m, x, out)
 
 
 def matvec(w, x, rows=None):
-    """y = W x with the Numba kernel: (rows,) float32 (default: all rows, Q4_1's padding too)."""
-    out = np.empty(rows or (w[0].shape[0] * (1 if fmt_of(w) == "q8_0" else ROWS)), np.float32)
+    """y = W x with the Numba kernel: (rows,) float32 (default: all rows, the padding too)."""
+    out = np.empty(rows or w[0].shape[0] * ROWS, np.float32)
     _qmatvec(w[0], w[1], w[2], np.ascontiguousarray(x, dtype=np.float32), out)
     return out
 
@@ -239,14 +254,15 @@ def matvec(w, x, rows=None):
 def _dequantize_row(qs, d, m, r, out):
     """out = row r of W, dequantised (the embedding lookup)."""
     nb = out.shape[0] // BLOCK
-    if qs.shape[1] == out.shape[0]:                    # Q8_0, row by row
-        for b in range(nb):
-            for c in range(BLOCK):
-                out[b * BLOCK + c] = d[r, b] * np.float32(qs[r, b * BLOCK + c])
-        return
-    R = d.shape[1] // nb                               # Q4_1, 64 rows side by side
+    R = d.shape[1] // nb                               # 64 rows side by side
     g, l = r // R, r % R
-    for b in range(nb):
+    if qs.shape[1] == out.shape[0] * R:                # Q8_0
+        for b in range(nb):
+            db = d[g, b * R + l]
+            for j in range(BLOCK):
+                out[b * BLOCK + j] = db * np.float32(qs[g, (b * BLOCK + j) * R + l])
+        return
+    for b in range(nb):                                # Q4_1
         db, mb = d[g, b * R + l], m[g, b * R + l]
         for j in range(16):
             byte = qs[g, (b * 16 + j) * R + l]
