@@ -2,6 +2,7 @@
 float32 matvec"; the quantised decoder equals the float decoder run on the dequantised weights."""
 import numpy as np
 import pytest
+from numba import njit
 
 from autograd import no_grad
 from support import unit_scale_model
@@ -40,8 +41,8 @@ def test_q4_1_kernel_equals_reference_and_the_formula_on_quantised_activations(N
     # y_r = Σ_b (d δ Σ_c q ξ + m Σ_c x) in float64 from the dequantised pieces: q = (W − m) / d
     G = quant.dequantize(w)[:N].astype(np.float64).reshape(N, -1, 32)    # (N, nb, 32) = d q + m
     nb = K // 32
-    d = quant._rows(w[1], nb)[:N].astype(np.float64)                  # (N, nb)
-    m = quant._rows(w[2], nb)[:N].astype(np.float64)
+    d = quant.scales_of(w)[:N, :, 0].astype(np.float64)               # (N, nb)
+    m = quant.scales_of(w)[:N, :, 1].astype(np.float64)
     q = np.rint((G - m[..., None]) / np.where(d > 0, d, 1)[..., None])
     exact = (d * dx * np.einsum("rbc,bc->rb", q, xi) + m * xsum).sum(1)
     bound = 1e-5 * (np.abs(G).reshape(N, K) @ np.abs(x)).astype(np.float64)
@@ -59,7 +60,9 @@ def test_rows_are_interleaved_by_64_and_padded(fmt):
     W = random_matrix(70, 64)
     w = quant.quantize(W, fmt)
     per_block = 32 if fmt == "q8_0" else 16                           # bytes of a block's numbers
-    assert w[0].shape == (2, 2 * per_block * 64) and w[1].shape == w[2].shape == (2, 2 * 64)
+    n_scales = 1 if fmt == "q8_0" else 2                              # d, or d and m
+    assert w[0].shape == (2, 2 * per_block * 64) and w[1].shape == (2, 2 * n_scales * 64)
+    assert w[1].dtype == np.uint16                                    # float16 bits
     back = quant.dequantize(w)
     assert back.shape == (128, 64) and np.all(back[70:] == 0)
     encode, dtype = ((gguf.quantize_q8_0, gguf.Q8_0_BLOCK) if fmt == "q8_0" else
@@ -68,12 +71,14 @@ def test_rows_are_interleaved_by_64_and_padded(fmt):
     # byte j of block b of row r sits at [r // 64, (per_block · b + j) · 64 + r % 64]
     for r, b, j in [(0, 0, 0), (5, 1, 15), (63, 0, 7), (64, 1, 3), (69, 0, 9)]:
         assert w[0][r // 64, (per_block * b + j) * 64 + r % 64] == raw["qs"][r, b, j]
-        assert w[1][r // 64, 64 * b + r % 64] == np.float32(raw["d"][r, b])
+        assert w[1][r // 64, 64 * n_scales * b + r % 64] == raw["d"][r, b].view(np.uint16)
+        if fmt == "q4_1":
+            assert w[1][r // 64, 128 * b + 64 + r % 64] == raw["m"][r, b].view(np.uint16)
     out = np.full(70, np.nan, np.float32)
-    quant._qmatvec(w[0], w[1], w[2], np.ones(64, np.float32), out)     # writes rows < 70 only
+    quant._qmatvec(w[0], w[1], np.ones(64, np.float32), out)           # writes rows < 70 only
     assert np.all(np.isfinite(out))
     row = np.empty(64, np.float32)
-    quant._dequantize_row(w[0], w[1], w[2], 69, row)                  # the embedding's lookup
+    quant._dequantize_row(w[0], w[1], 69, row)                        # the embedding's lookup
     np.testing.assert_array_equal(row, back[69])
 
 
@@ -88,9 +93,33 @@ def test_blocks_keep_the_gguf_bytes_and_dequantise_like_gguf(fmt, ggml_type):
     np.testing.assert_array_equal(qs.reshape(15, -1).view(np.uint8),
                                   raw.reshape(15, block)[:, 2 if fmt == 'q8_0' else 4:])
     # the error is at most half a step d of each block (plus float16 rounding of d and m)
-    d = quant._rows(w[1], 3)[:5]
+    d = quant.scales_of(w)[:5].reshape(5, 3, -1)[..., 0]
     err = np.abs(quant.dequantize(w)[:5] - W).reshape(5, 3, 32)
     assert np.all(err <= 0.5 * d[..., None] * 1.01 + 2e-3 * np.abs(W).reshape(5, 3, 32).max(-1, keepdims=True))
+
+
+@njit
+def _halves(bits, out):
+    for i in range(bits.shape[0]):
+        out[i] = quant._half(bits[i])
+
+
+def test_half_widens_every_finite_float16_exactly():
+    bits = np.arange(1 << 16, dtype=np.uint16)
+    finite = np.isfinite(bits.view(np.float16))                        # all but ±inf and the NaNs
+    out = np.empty(len(bits), np.float32)
+    _halves(bits, out)
+    np.testing.assert_array_equal(out[finite], bits.view(np.float16)[finite].astype(np.float32))
+    assert np.signbit(out[0x8000]) and out[0x0001] == np.float32(2.0 ** -24)   # -0, smallest subnormal
+
+
+@pytest.mark.parametrize("fmt,ggml_type", [("q8_0", gguf.Q8_0), ("q4_1", gguf.Q4_1)])
+def test_a_block_whose_scale_is_not_finite_is_refused(fmt, ggml_type):
+    raw = np.frombuffer((gguf.quantize_q8_0 if fmt == "q8_0" else gguf.quantize_q4_1)(random_matrix(2, 64)),
+                        gguf.Q8_0_BLOCK if fmt == "q8_0" else gguf.Q4_1_BLOCK).copy()
+    raw["d"][3] = np.inf
+    with pytest.raises(ValueError, match="not a finite number"):
+        quant.from_gguf_bytes(raw.view(np.uint8), ggml_type, (2, 64))
 
 
 def test_unknown_format_and_ragged_rows_are_refused():

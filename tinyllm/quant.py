@@ -9,19 +9,18 @@ scale (tinyllm/gguf.py reads and writes their bytes):
     Q4_1  scale + min:  m = min x, d = (max − min)/15, q = round((x − m) / d) ∈ 0..15   x ≈ d·q + m
           (byte j of a block holds element j in its low nibble and element j + 16 in its high one)
 
-In memory a quantised matrix W (N, K) is a tuple (qs, d, m) of three arrays, the GGUF blocks split
-field by field so that Numba can read them (it has no float16), and d, m, the blocks' float16 scale
-and minimum, widened to float32 (exactly). Both formats keep 64 rows side by side: the rows in
-groups of ROWS = 64 (the last padded with zero rows), a group's bytes ordered block b, byte j,
-row l, so that one vector instruction works on 64 rows at once (llama.cpp repacks its blocks the
-same way on CPUs). The bytes are GGUF's as they are, only reordered:
+In memory a quantised matrix W (N, K) is a pair (qs, scales) of arrays holding exactly the bytes
+of its GGUF blocks, split field by field and reordered: 64 rows side by side (the rows in groups
+of ROWS = 64, the last padded with zero rows; a group's bytes ordered block b, byte j, row l), so
+that one vector instruction works on 64 rows at once (llama.cpp repacks its blocks the same way
+on CPUs). The scales stay float16, kept as their 16 bits (Numba has no float16) and widened to
+float32 (exactly) where they are used:
 
     Q8_0  qs (N/64, K·64) int8 with qs[g, (32b + j)·64 + l] = number j of block b of row 64g + l;
-          d (N/64, K/32·64) with d[g, 64b + l] the scale of that block; m is d again, never read.
-          36 bytes per 32 weights (GGUF: 34).
+          scales (N/64, K/32·64) uint16: [g, 64b + l] = d of that block. 34 bytes per 32 weights.
     Q4_1  qs (N/64, K/2·64) uint8 with qs[g, (16b + j)·64 + l] = byte j of block b of row 64g + l
-          (low nibble: column 32b + j, high: 32b + 16 + j); d, m (N/64, K/32·64) with [g, 64b + l].
-          24 bytes per 32 weights (GGUF: 20).
+          (low nibble: column 32b + j, high: 32b + 16 + j); scales (N/64, K/32·2·64) uint16:
+          [g, 128b + l] = d, [g, 128b + 64 + l] = m. 20 bytes per 32 weights.
 
 The matrix-vector product y = W x never dequantises W. Per block b of 32 columns c of a row r:
 
@@ -61,18 +60,21 @@ XI_MAX = 127                            # Q4_1 rounds activations to ξ ∈ −1
 
 # ---------------------------------------------------------------------------- blocks ↔ arrays
 def from_gguf_bytes(raw, ggml_type, shape):
-    """GGUF bytes of a Q8_0 or Q4_1 matrix of shape (N, K) → (qs, d, m), no dequantisation."""
+    """GGUF bytes of a Q8_0 or Q4_1 matrix of shape (N, K) → (qs, scales), no dequantisation."""
     N, K = shape
     if K % BLOCK:
         raise ValueError(f"rows of {K} numbers are not whole blocks of {BLOCK}")
     if ggml_type == gguf.Q8_0:
         b = np.frombuffer(raw, gguf.Q8_0_BLOCK).reshape(N, K // BLOCK)
-        d = _interleave(b["d"].astype(np.float32))
-        return _interleave(b["qs"]), d, d
-    if ggml_type == gguf.Q4_1:
+        scales = b["d"][..., None]                                         # (N, nb, 1)
+    elif ggml_type == gguf.Q4_1:
         b = np.frombuffer(raw, gguf.Q4_1_BLOCK).reshape(N, K // BLOCK)
-        return _interleave(b["qs"]), _interleave(b["d"].astype(np.float32)), _interleave(b["m"].astype(np.float32))
-    raise ValueError(f"ggml type {ggml_type} is not Q8_0 or Q4_1")
+        scales = np.stack([b["d"], b["m"]], axis=-1)                       # (N, nb, 2)
+    else:
+        raise ValueError(f"ggml type {ggml_type} is not Q8_0 or Q4_1")
+    if not np.all(np.isfinite(scales)):
+        raise ValueError("a block's scale or minimum is not a finite number")
+    return _interleave(b["qs"]), _interleave(scales.view(np.uint16))
 
 
 def _interleave(a):
@@ -91,7 +93,7 @@ def _rows(a, per_row):
 
 
 def quantize(W, fmt):
-    """A float matrix (N, K) → (qs, d, m) in fmt "q8_0" or "q4_1" (gguf.py's quantisers). Rows
+    """A float matrix (N, K) → (qs, scales) in fmt "q8_0" or "q4_1" (gguf.py's quantisers). Rows
     whose length is not a multiple of 32 get zero columns up to one (the vector they multiply
     must then be padded with zeros too: the decoder does so for W2's input of ffn_dim numbers)."""
     W = np.asarray(W, dtype=np.float32)
@@ -106,24 +108,35 @@ def quantize(W, fmt):
 
 
 def fmt_of(w):
-    """'q8_0' or 'q4_1' for a (qs, d, m) tuple."""
+    """'q8_0' or 'q4_1' for a (qs, scales) pair."""
     return "q8_0" if w[0].dtype == np.int8 else "q4_1"
 
 
+def scales_of(w):
+    """The float32 scales of (qs, scales), one row per row of W: (N, nb) d for Q8_0, (N, nb, 2) d
+    and m for Q4_1 (numpy's float16 → float32, the reference for the kernels' _half)."""
+    qs, sc = w
+    per_block = 1 if fmt_of(w) == "q8_0" else 2
+    nb = sc.shape[1] // (per_block * ROWS)
+    f = _rows(sc, nb * per_block).view(np.float16).astype(np.float32)
+    return f if per_block == 1 else f.reshape(-1, nb, 2)
+
+
 def dequantize(w):
-    """(qs, d, m) → the float32 matrix (N, K) it stands for (the NumPy reference). N counts the
+    """(qs, scales) → the float32 matrix (N, K) it stands for (the NumPy reference). N counts the
     zero rows padding the last group of 64 (slice [:N] for the matrix's own rows)."""
-    qs, d, m = w
+    qs, sc = w
     if qs.ndim == 3:                                                       # layers stacked
-        return np.stack([dequantize((a, b, c)) for a, b, c in zip(qs, d, m)])
-    nb = d.shape[1] // ROWS
+        return np.stack([dequantize((a, b)) for a, b in zip(qs, sc)])
+    s = scales_of(w)
+    nb = s.shape[1]
     if fmt_of(w) == "q8_0":
         blocks = _rows(qs, nb * BLOCK).reshape(-1, nb, BLOCK)              # (N, nb, 32)
-        x = blocks.astype(np.float32) * _rows(d, nb)[..., None]            # x = d·q
+        x = blocks.astype(np.float32) * s[..., None]                       # x = d·q
         return x.reshape(x.shape[0], -1)
     bytes_ = _rows(qs, nb * 16).reshape(-1, nb, 16)                        # (N, nb, 16) GGUF bytes
     q = np.concatenate([bytes_ & 0x0F, bytes_ >> 4], axis=-1).astype(np.float32)   # (N, nb, 32)
-    x = q * _rows(d, nb)[..., None] + _rows(m, nb)[..., None]              # x = d·q + m
+    x = q * s[..., :1] + s[..., 1:]                                        # x = d·q + m
     return x.reshape(x.shape[0], -1)
 
 
@@ -138,37 +151,48 @@ def quantize_activations(x):
 
 
 def nbytes(w):
-    return sum(a.nbytes for a in {id(a): a for a in w}.values())
+    return w[0].nbytes + w[1].nbytes
 
 
 # ---------------------------------------------------------------------------- matrix × vector
 def matvec_reference(w, x):
     """y = W x block by block, as the kernels compute it, in NumPy: (N,) float32 (N counts the
     padding rows, whose y is 0)."""
-    qs, d, m = w
-    nb = d.shape[1] // ROWS
+    qs, sc = w
+    s = scales_of(w)
+    nb = s.shape[1]
     if fmt_of(w) == "q8_0":
         xb = np.asarray(x, np.float32).reshape(-1, BLOCK)                  # (nb, 32)
         q = _rows(qs, nb * BLOCK).reshape(-1, nb, BLOCK).astype(np.float32)  # (N, nb, 32)
         dots = np.einsum("rbc,bc->rb", q, xb)                              # Σ_c q x per block
-        return (_rows(d, nb) * dots).sum(axis=1, dtype=np.float32)
+        return (s * dots).sum(axis=1, dtype=np.float32)
     xi, dx, xsum = quantize_activations(x)                                 # (nb, 32), (nb,), (nb,)
     bytes_ = _rows(qs, nb * 16).reshape(-1, nb, 16).astype(np.int32)       # (N, nb, 16)
     dots = ((bytes_ & 0x0F) * xi[:, :16]).sum(-1) + ((bytes_ >> 4) * xi[:, 16:]).sum(-1)  # exact
-    y = _rows(d, nb) * dx * dots.astype(np.float32) + _rows(m, nb) * xsum  # (N, nb)
+    y = s[..., 0] * dx * dots.astype(np.float32) + s[..., 1] * xsum       # (N, nb)
     return y.sum(axis=1, dtype=np.float32)
 
 
+@njit(inline="always")
+def _half(h):
+    """The float32 value of a float16 given by its 16 bits (Numba has no float16): sign and the
+    15 other bits moved to float32's places, then 2^112 (= 2^(127 − 15)) rebases the exponent.
+    Exact for every finite float16, subnormals and zero included (GGUF's d and m are finite)."""
+    b = np.int32(h)
+    bits = np.int32(((b & 0x8000) << 16) | ((b & 0x7FFF) << 13))
+    return bits.view(np.float32) * np.float32(2.0 ** 112)
+
+
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
-def _matvec_q8_0(qs, d, x, out):
-    """out = W x for W as Q8_0, 64 rows side by side: qs (G, K·64) int8, d (G, K/32·64); x (K,)
-    float32. For each group of 64 rows and each block, Σ_j q_j x_j is summed in float32 for the
-    64 rows at once (each x_j times a vector of 64 numbers), then scaled by the rows' d. The groups
-    are shared among the threads; out (N,) gets the first N rows (no padding)."""
+def _matvec_q8_0(qs, sc, x, out):
+    """out = W x for W as Q8_0, 64 rows side by side: qs (G, K·64) int8, sc (G, K/32·64) the
+    float16 bits of d; x (K,) float32. For each group of 64 rows and each block, Σ_j q_j x_j is
+    summed in float32 for the 64 rows at once (each x_j times a vector of 64 numbers), then scaled
+    by the rows' d. The groups are shared among the threads; out (N,) gets the first N rows."""
     nb = x.shape[0] // BLOCK
-    G, R = qs.shape[0], d.shape[1] // nb              # R = ROWS
+    G, R = qs.shape[0], sc.shape[1] // nb             # R = ROWS
     q8 = qs.reshape(G, nb, BLOCK, R)                   # [g, b, j, l]
-    d3 = d.reshape(G, nb, R)
+    d3 = sc.reshape(G, nb, R)
     for g in prange(G):
         acc = np.zeros(R, dtype=np.float32)
         s = np.empty(R, dtype=np.float32)              # Σ_j q_j x_j of this block, per row
@@ -180,7 +204,7 @@ def _matvec_q8_0(qs, d, x, out):
                     s[l] += np.float32(q[l]) * xj
             db = d3[g, b]
             for l in range(R):
-                acc[l] += db[l] * s[l]
+                acc[l] += _half(db[l]) * s[l]
         for l in range(min(R, out.shape[0] - g * R)):
             out[g * R + l] = acc[l]
 
@@ -201,16 +225,16 @@ def _quantize_activations(x, xi, dx, xsum):
 
 
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
-def _matvec_q4_1(qs, d, m, x, out):
-    """out = W x for W as Q4_1, 64 rows side by side: qs (G, K/2·64) uint8, d, m (G, K/32·64);
-    x (K,) float32, quantised per block first. For each group of 64 rows and each block, the
-    integer sums Σ_j lo_j ξ_j and Σ_j hi_j ξ_(16+j) of its 16 bytes j are accumulated in int16,
-    64 rows per vector instruction (each at most 16·15·127 = 30480), then scaled in float32.
-    The groups are shared among the threads; out (N,) gets the first N rows (no padding)."""
+def _matvec_q4_1(qs, sc, x, out):
+    """out = W x for W as Q4_1, 64 rows side by side: qs (G, K/2·64) uint8, sc (G, K/32·2·64) the
+    float16 bits of d and m; x (K,) float32, quantised per block first. For each group of 64 rows
+    and each block, the integer sums Σ_j lo_j ξ_j and Σ_j hi_j ξ_(16+j) of its 16 bytes j are
+    accumulated in int16, 64 rows per vector instruction (each at most 16·15·127 = 30480), then
+    scaled in float32. The groups are shared among the threads; out (N,) gets the first N rows."""
     nb = x.shape[0] // BLOCK
-    G, R = qs.shape[0], d.shape[1] // nb              # R = ROWS
+    G, R = qs.shape[0], sc.shape[1] // (2 * nb)       # R = ROWS
     q4 = qs.reshape(G, nb, 16, R)                      # [g, b, j, l]
-    d3, m3 = d.reshape(G, nb, R), m.reshape(G, nb, R)
+    dm = sc.reshape(G, nb, 2, R)                       # [g, b, (d, m), l]
     xi = np.empty((nb, BLOCK), dtype=np.int16)
     dx = np.empty(nb, dtype=np.float32)
     xsum = np.empty(nb, dtype=np.float32)
@@ -227,43 +251,42 @@ def _matvec_q4_1(qs, d, m, x, out):
                 for l in range(R):
                     slo[l] += np.int16(q[l] & np.uint8(15)) * a
                     shi[l] += np.int16(q[l] >> np.uint8(4)) * c
-            db, mb, scale, s = d3[g, b], m3[g, b], dx[b], xsum[b]
+            db, mb, scale, s = dm[g, b, 0], dm[g, b, 1], dx[b], xsum[b]
             for l in range(R):
-                acc[l] += db[l] * scale * (np.float32(slo[l]) + np.float32(shi[l])) + mb[l] * s
+                acc[l] += _half(db[l]) * scale * (np.float32(slo[l]) + np.float32(shi[l])) + _half(mb[l]) * s
         for l in range(min(R, out.shape[0] - g * R)):
             out[g * R + l] = acc[l]
 
 
 @njit(cache=True)
-def _qmatvec(qs, d, m, x, out):
+def _qmatvec(qs, sc, x, out):
     """out = W x for either format (a Q8_0 group has a byte per column of x and row, Q4_1 half)."""
     if qs.shape[1] == x.shape[0] * ROWS:
-        _matvec_q8_0(qs, d, x, out)
+        _matvec_q8_0(qs, sc, x, out)
     else:
-        _matvec_q4_1(qs, d, m, x, out)
+        _matvec_q4_1(qs, sc, x, out)
 
 
 def matvec(w, x, rows=None):
     """y = W x with the Numba kernel: (rows,) float32 (default: all rows, the padding too)."""
     out = np.empty(rows or w[0].shape[0] * ROWS, np.float32)
-    _qmatvec(w[0], w[1], w[2], np.ascontiguousarray(x, dtype=np.float32), out)
+    _qmatvec(w[0], w[1], np.ascontiguousarray(x, dtype=np.float32), out)
     return out
 
 
 @njit(cache=True)
-def _dequantize_row(qs, d, m, r, out):
+def _dequantize_row(qs, sc, r, out):
     """out = row r of W, dequantised (the embedding lookup)."""
-    nb = out.shape[0] // BLOCK
-    R = d.shape[1] // nb                               # 64 rows side by side
+    nb, R = out.shape[0] // BLOCK, ROWS
     g, l = r // R, r % R
-    if qs.shape[1] == out.shape[0] * R:                # Q8_0
+    if qs.shape[1] == out.shape[0] * R:                # Q8_0: sc[g, 64b + l] = d
         for b in range(nb):
-            db = d[g, b * R + l]
+            db = _half(sc[g, b * R + l])
             for j in range(BLOCK):
                 out[b * BLOCK + j] = db * np.float32(qs[g, (b * BLOCK + j) * R + l])
         return
-    for b in range(nb):                                # Q4_1
-        db, mb = d[g, b * R + l], m[g, b * R + l]
+    for b in range(nb):                                # Q4_1: sc[g, 128b + l] = d, [.. + 64] = m
+        db, mb = _half(sc[g, 2 * b * R + l]), _half(sc[g, (2 * b + 1) * R + l])
         for j in range(16):
             byte = qs[g, (b * 16 + j) * R + l]
             out[b * BLOCK + j] = db * np.float32(byte & np.uint8(15)) + mb
@@ -275,13 +298,13 @@ def _dequantize_row(qs, d, m, r, out):
 def _decode_step_q(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, final_norm, head,
                    cos, sin, k_cache, v_cache, window, n_heads, n_kv_heads, ffn_dim, eps, logits):
     """decode._decode_step with quantised matrices: each of emb, wqkv, wo, w13, w2, head is a
-    (qs, d, m) tuple, the four layer ones stacked over the layers on axis 0."""
+    (qs, scales) pair, the four layer ones stacked over the layers on axis 0."""
     D = final_norm.shape[0]
     hd = k_cache.shape[3]
     F = ffn_dim
     scale = np.float32(1.0 / math.sqrt(hd))
     x = np.empty(D, dtype=np.float32)
-    _dequantize_row(emb[0], emb[1], emb[2], token, x)  # (D,) the residual stream
+    _dequantize_row(emb[0], emb[1], token, x)  # (D,) the residual stream
     xn = np.empty(D, dtype=np.float32)
     qkv = np.empty((n_heads + 2 * n_kv_heads) * hd, dtype=np.float32)
     att = np.empty(n_heads * hd, dtype=np.float32)
@@ -294,7 +317,7 @@ def _decode_step_q(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, fina
     one = np.float32(1.0)
     for l in range(wqkv[0].shape[0]):
         _rmsnorm(x, attn_norm[l], eps, xn)
-        _qmatvec(wqkv[0][l], wqkv[1][l], wqkv[2][l], xn, qkv)
+        _qmatvec(wqkv[0][l], wqkv[1][l], xn, qkv)
         for h in range(n_heads + n_kv_heads):
             _rope(qkv[h * hd:(h + 1) * hd], cos, sin)
         k_at = n_heads * hd
@@ -303,28 +326,25 @@ def _decode_step_q(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, fina
             k_cache[l, kh, slot] = qkv[k_at + kh * hd:k_at + (kh + 1) * hd]
             v_cache[l, kh, slot] = qkv[v_at + kh * hd:v_at + (kh + 1) * hd]
         _attend_heads(qkv[:k_at], k_cache[l], v_cache[l], first, pos, scale, scores, att)
-        _qmatvec(wo[0][l], wo[1][l], wo[2][l], att, delta)
+        _qmatvec(wo[0][l], wo[1][l], att, delta)
         for j in range(D):
             x[j] += delta[j]
         _rmsnorm(x, ffn_norm[l], eps, xn)
-        _qmatvec(w13[0][l], w13[1][l], w13[2][l], xn, h13)
+        _qmatvec(w13[0][l], w13[1][l], xn, h13)
         for j in range(F):
             a = h13[j]
             g[j] = a / (one + _exp(-a)) * h13[F + j]
-        _qmatvec(w2[0][l], w2[1][l], w2[2][l], g, delta)
+        _qmatvec(w2[0][l], w2[1][l], g, delta)
         for j in range(D):
             x[j] += delta[j]
     _rmsnorm(x, final_norm, eps, xn)
-    _qmatvec(head[0], head[1], head[2], xn, logits)
+    _qmatvec(head[0], head[1], xn, logits)
 
 
 # ---------------------------------------------------------------------------- the wrapper
 def _stack(ws):
-    """Quantised matrices of the layers → one (qs, d, m) with the layers on axis 0."""
-    qs = np.ascontiguousarray(np.stack([w[0] for w in ws]))
-    d = np.ascontiguousarray(np.stack([w[1] for w in ws]))
-    m = d if fmt_of(ws[0]) == "q8_0" else np.ascontiguousarray(np.stack([w[2] for w in ws]))
-    return qs, d, m
+    """Quantised matrices of the layers → one (qs, scales) with the layers on axis 0."""
+    return np.stack([w[0] for w in ws]), np.stack([w[1] for w in ws])
 
 
 class QuantizedDecoder:
@@ -334,7 +354,7 @@ class QuantizedDecoder:
         dec = QuantizedDecoder.from_gguf(path)               # keep a GGUF file's blocks
         logits = dec.prefill(prompt_ids); logits = dec.step(next_id)
 
-    weights: {"emb", "head", "wqkv", "wo", "w13", "w2": (qs, d, m); "attn_norm", "ffn_norm" (L, D)
+    weights: {"emb", "head", "wqkv", "wo", "w13", "w2": (qs, scales); "attn_norm", "ffn_norm" (L, D)
     and "final_norm" (D,): float32}. The prompt is fed one step at a time (no float weights here
     for a batched forward), so prefill costs as many steps as the prompt has tokens.
     """
@@ -401,7 +421,10 @@ class QuantizedDecoder:
             if all(t.ggml_type == FORMATS[kept] for t in ts):
                 rows = sum(t.shape[0] for t in ts)
                 raw = f.raw(names[0]) if len(names) == 1 else b"".join(bytes(f.raw(n)) for n in names)
-                return from_gguf_bytes(raw, FORMATS[kept], (rows, ts[0].shape[1]))
+                try:
+                    return from_gguf_bytes(raw, FORMATS[kept], (rows, ts[0].shape[1]))
+                except ValueError as e:
+                    raise gguf.GGUFError(f"{path}: tensor {' / '.join(names)}: {e}") from None
             return quantize(np.concatenate([f.array(n) for n in names]), kept)
 
         L = cfg.n_layers
