@@ -18,9 +18,10 @@ Conventions
   the float64 one. Elementwise math stays in the input dtype: scalars are cast with
   `x.dtype.type(...)` so a float32 loop never silently widens to float64.
 * Each core is compiled lazily on first call, once per dtype, and cached on disk
-  (`cache=True`, in autograd/__pycache__), so a warm start loads machine code
-  instead of compiling. The wrappers pass only C-contiguous arrays, int64 index
-  arrays and dtype-matched scalars, so each core has at most two specialisations.
+  (`cache=True`, in autograd/__pycache__/numba-<hash of the sources>, autograd/runtime.py),
+  so a warm start loads machine code instead of compiling. The wrappers pass only C-contiguous
+  arrays, int64 index arrays and dtype-matched scalars, so each core has at most two
+  specialisations.
 * `parallel=True` + `prange` only where it pays (`bench/kernels.py --parallel-check` shows
   each parallel kernel against a serial build of the same code): softmax, SwiGLU,
   cross-entropy, matmul and attention (autograd/attention.py) gain from the second core,

@@ -1,4 +1,4 @@
-"""How tinyllm uses the machine's cores and memory: the one place that decides it.
+"""How tinyllm uses the machine's cores, memory and compiled kernels: the one place that decides it.
 
 `import autograd` applies this once (so `import tinyllm`, a lesson, the tests and
 `python -m tinyllm` all run alike); nothing needs to be set in the environment for full speed.
@@ -40,17 +40,39 @@ threshold to 1 GiB keeps freed blocks on malloc's heap, where the next step find
 The price: the process keeps its peak memory instead of returning it between steps.
 
 bench/train_speed.py prints a step's time under this policy beside PyTorch's.
+
+Compiled kernels
+----------------
+Numba keeps each jitted function's machine code on disk (`cache=True`) and compiles it again
+when the function's own file changes. But a function is compiled together with the jitted
+functions it calls from other files (the quantised decoder's step in tinyllm/quant.py holds
+_rmsnorm of tinyllm/decode.py and _expf of autograd/kernels.py), and Numba does not look at
+their files: edit _expf and the cached step would go on running the old one. So the cache lives
+in a folder named after a hash of every source file of autograd/ and tinyllm/,
+
+    autograd/__pycache__/numba-<hash>/
+
+and an edit anywhere in them compiles the kernels afresh (once, as they are first called) into
+a new folder. The newest KEEP_KERNEL_CACHES folders are kept, older ones removed. A NUMBA_CACHE_DIR
+the user set wins; where the folder cannot be written (a read-only install), Numba's default is
+left in place.
 """
 import contextlib
 import ctypes
 import ctypes.util
+import hashlib
 import os
+import shutil
 import sys
 
 THREAD_ENV = {"OPENBLAS_THREAD_TIMEOUT": "4", "GOMP_SPINCOUNT": "10000"}
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3        # mallopt parameters, from glibc's <malloc.h>
 MMAP_THRESHOLD_MAX = 32 * 1024 * 1024              # glibc's ceiling on 64-bit systems
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # the folder of autograd/, tinyllm/
+SOURCE_PACKAGES = ("autograd", "tinyllm")
+KEEP_KERNEL_CACHES = 4
 
 
 def apply():
@@ -61,6 +83,41 @@ def apply():
     if numpy_was_loaded and "OPENBLAS_THREAD_TIMEOUT" in ours:
         reread_openblas_env()
     reuse_freed_memory()
+    use_kernel_cache()
+
+
+def kernel_cache_dir():
+    """autograd/__pycache__/numba-<the first 16 hex digits of a sha256 over the sources>."""
+    h = hashlib.sha256()
+    for package in SOURCE_PACKAGES:
+        folder = os.path.join(ROOT, package)
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name), "rb") as f:
+                    h.update(f"{package}/{name}\0".encode() + f.read())
+    return os.path.join(ROOT, "autograd", "__pycache__", "numba-" + h.hexdigest()[:16])
+
+
+def use_kernel_cache():
+    """Point Numba's on-disk cache at kernel_cache_dir() and remove old ones. The folder, or None
+    where the user's NUMBA_CACHE_DIR wins or the folder cannot be made."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return None
+    path = kernel_cache_dir()
+    try:
+        os.makedirs(path, exist_ok=True)
+        os.utime(path)                                 # the newest, for the pruning below
+    except OSError:
+        return None
+    parent = os.path.dirname(path)
+    olds = sorted((os.path.join(parent, n) for n in os.listdir(parent)
+                   if n.startswith("numba-") and os.path.join(parent, n) != path),
+                  key=os.path.getmtime, reverse=True)
+    for old in olds[KEEP_KERNEL_CACHES - 1:]:
+        shutil.rmtree(old, ignore_errors=True)
+    from numba.core import config                      # read when a function is jitted
+    config.CACHE_DIR = path
+    return path
 
 
 def _loaded_library(fragment):
