@@ -9,6 +9,9 @@ For each model and each weight format, in a fresh process per measurement (bench
             jitted one-token step: tinyllm/decode.py's Decoder for f32, tinyllm/quant.py's
             QuantizedDecoder for Q8_0 and Q4_1), with the library's own threads (2 on this VM).
             The formats alternate round by round; median and min-max over --rounds rounds.
+            Each timed process starts once the 1-minute load is back under 1.0 (our own runs keep
+            both cores busy and lift it); each round prints the cores other processes used
+            while its processes ran (bench/_harness.py), the interference the load cannot show.
   RSS       the process's peak resident memory (weights, KV cache, interpreter, Numba).
   MB/token  bytes of weights one step reads (the embedding counts one row).
   bits/byte teacher-forced on the last 10% of Shakespeare's works (split_text of the whole corpus),
@@ -44,7 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-from _harness import load_line, our_env, python, reference_env, run, show_env, spread  # noqa: E402
+from _harness import load_line, our_env, python, reference_env, run, settle, show_env, spread  # noqa: E402
 
 FORMATS = ("f32", "q8_0", "q4_1")
 PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?\n"
@@ -156,8 +159,8 @@ print(json.dumps({"load_s": load_s, "tokens": n_new, "seconds": time.perf_counte
 
 
 def last_json(result):
-    """(the JSON a side printed last, its peak RSS in MB)."""
-    return json.loads(result.out.strip().splitlines()[-1]), result.rss_mb
+    """(the JSON a side printed last, its peak RSS in MB, the cores others used meanwhile)."""
+    return json.loads(result.out.strip().splitlines()[-1]), result.rss_mb, result.others
 
 
 def worker(args):
@@ -204,6 +207,8 @@ def main():
     def side(model_name, fmt, bpb=0):
         cmd = [python(), __file__, "--worker", model_name, "--fmt", fmt, "--tokens", str(args.tokens),
                "--bpb-tokens", str(bpb)] + (["--ckpt", args.ckpt] if args.ckpt else [])
+        if not bpb:
+            settle()                                        # our previous run lifted the load
         return last_json(run(cmd, our_env()))
 
     llama_cpp = bool(args.llama_cpp) and "smollm2" in models
@@ -213,6 +218,7 @@ def main():
               f"environment {show_env(reference_env())}")
 
     def llama_cpp_side():
+        settle()
         return last_json(run([args.llama_cpp, "-c", LLAMA_CPP, fetch_smollm2(), str(args.tokens), PROMPT],
                              reference_env()))
 
@@ -225,18 +231,23 @@ def main():
     if llama_cpp:
         llama_cpp_side()
         speed["llama.cpp"], rss["llama.cpp"] = [], []
+    others = []                                             # per timed run: cores others used
     for r in range(args.rounds):
         for m in models:
             for f in (FORMATS if r % 2 == 0 else FORMATS[::-1]):
-                out, mb = side(m, f)
+                out, mb, busy = side(m, f)
+                others.append(busy)
                 speed[m, f].append(out["tokens"] / out["seconds"])
                 rss[m, f].append(mb)
                 info[m, f] = out
         if llama_cpp:
-            out, mb = llama_cpp_side()
+            out, mb, busy = llama_cpp_side()
+            others.append(busy)
             speed["llama.cpp"].append(out["tokens"] / out["seconds"])
             rss["llama.cpp"].append(mb)
-        print(f"round {r + 1}/{args.rounds} done; {load_line('now')}")
+        busy = [b for b in others[-(len(models) * len(FORMATS) + llama_cpp):] if b is not None]
+        print(f"round {r + 1}/{args.rounds} done; {load_line('now')}"
+              + (f"; others used at most {max(busy):.2f} cores during its runs" if busy else ""))
     quality = {}
     for m in models:
         for f in FORMATS:
@@ -268,6 +279,10 @@ def main():
                   + ("" if m == "smollm2" or args.ckpt else "; random weights (pass --ckpt)"))
     if not llama_cpp:
         print("llama.cpp: not measured (pass --llama-cpp PYTHON).")
+    busy = [b for b in others if b is not None]
+    if busy:
+        print(f"CPU time of other processes (and the hypervisor's steal) during the timed runs: "
+              f"median {np.median(busy):.2f}, at most {max(busy):.2f} cores (of {os.cpu_count()})")
 
 
 if __name__ == "__main__":
