@@ -239,16 +239,19 @@ def best_of(fn, runs):
     return best
 
 
-def expect_faster(what, yours, reference, factor, hint, rounds=5, runs=3):
+def expect_faster(what, yours, reference, factor, hint, rounds=5, runs=3, max_rounds=20):
     """yours() at least `factor` times faster than reference(): the best time of each over
     `rounds` alternating rounds of `runs` calls (after a warm-up call that also compiles Numba
-    code). Other programs on the machine only ever slow a run down, so the best is the fairest;
-    alternating means a busy spell hurts both."""
+    code), and while that falls short, more rounds up to `max_rounds`. Other programs on the
+    machine only ever slow a run down, so the best is the fairest; alternating means a busy
+    spell hurts both, and the extra rounds let a spell that hit only yours pass."""
     yours(), reference()
     t_yours = t_ref = float("inf")
-    for _ in range(rounds):
+    for r in range(max_rounds):
         t_yours = min(t_yours, best_of(yours, runs))
         t_ref = min(t_ref, best_of(reference, runs))
+        if r + 1 >= rounds and t_yours * factor <= t_ref:
+            break
     if t_yours * factor > t_ref:
         raise CheckFailure(f"{what}: yours takes {t_yours * 1e3:.2f} ms, the NumPy reference "
                            f"{t_ref * 1e3:.2f} ms: {t_ref / t_yours:.2f}x, the goal is at least {factor:g}x "
