@@ -138,11 +138,11 @@ print(f"Q8_0 error std {e8.std() / rms:.4f} of the weights' RMS; Q4_1 {e4.std() 
 section("4. Multiplying without dequantising: the kernels")
 # y = W x, per block b of each row:  Q8_0: y_r = Σ_b d_rb Σ_c q_rbc x_bc
 #                                    Q4_1: y_r = Σ_b (d_rb δ_b Σ_c q_rbc ξ_bc + m_rb Σ_c x_bc)
-# Both kernels keep 64 rows side by side in memory, so one vector instruction works on 64 rows.
+# Both kernels keep 64 rows side by side in memory, so one vector instruction works on many rows.
 # Q8_0 keeps the activations x in float32: its kernel already streams the bytes as fast as memory
 # delivers them. Q4_1 rounds x too, per block of 32, as llama.cpp does: x ≈ δ_b ξ with
 # δ_b = max|x_b| / 127 and ξ ∈ −127..127. Then Σ_c q ξ is a sum of small integers, which the
-# kernel adds in int16 for 64 rows at once — about twice as fast
+# kernel adds in int16, many rows per vector instruction — about twice as fast
 # as turning every nibble into a float. The price: x is off by up to δ/2 per number.
 x = rng.standard_normal(W.shape[1]).astype(np.float32)
 for name, w in (("Q8_0", w8), ("Q4_1", w4)):

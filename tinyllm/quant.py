@@ -12,7 +12,7 @@ scale (tinyllm/gguf.py reads and writes their bytes):
 In memory a quantised matrix W (N, K) is a pair (qs, scales) of arrays holding exactly the bytes
 of its GGUF blocks, split field by field and reordered: 64 rows side by side (the rows in groups
 of ROWS = 64, the last padded with zero rows; a group's bytes ordered block b, byte j, row l), so
-that one vector instruction works on 64 rows at once (llama.cpp repacks its blocks the same way
+that one vector instruction works on many rows at once (llama.cpp repacks its blocks the same way
 on CPUs). The scales stay float16, kept as their 16 bits (Numba has no float16) and widened to
 float32 (exactly) where they are used:
 
@@ -30,8 +30,8 @@ The matrix-vector product y = W x never dequantises W. Per block b of 32 columns
 Q8_0 keeps the activations x in float32: its kernel streams bytes as fast as memory gives them, and
 the result equals "dequantise, then float32 matvec" up to float32 round-off. Q4_1 quantises them
 per block, as llama.cpp does (its Q8_1): δ_b = max|x_b| / 127, ξ = round(x / δ_b) ∈ −127..127, and
-Σ_c x_bc stays exact. Then Σ_c q ξ is a sum of small integers, computed in int16 for 64 rows at
-a time (16 products of at most 15·127 fit), about twice as fast as converting every nibble to
+Σ_c x_bc stays exact. Then Σ_c q ξ is a sum of small integers, computed in int16 for many rows
+at a time (16 products of at most 15·127 fit), about twice as fast as converting every nibble to
 float. The kernel equals "dequantise W, quantise-dequantise x, float32 matvec" up to float32
 round-off; what the rounding of x costs is measured in bits per byte (bench/quant.py).
 
@@ -54,7 +54,7 @@ from tinyllm.kv_cache import KVCache
 
 FORMATS = {"q8_0": gguf.Q8_0, "q4_1": gguf.Q4_1}
 BLOCK = 32
-ROWS = 64                               # rows side by side (Q4_1: 64 int16 lanes, two AVX-512 registers)
+ROWS = 64                               # rows side by side: a vector load reads many rows' bytes
 XI_MAX = 127                            # Q4_1 rounds activations to ξ ∈ −127..127 per block
 
 
@@ -186,25 +186,24 @@ def _half(h):
 @njit(parallel=True, cache=True, fastmath=FMA_SUM)
 def _matvec_q8_0(qs, sc, x, out):
     """out = W x for W as Q8_0, 64 rows side by side: qs (G, K·64) int8, sc (G, K/32·64) the
-    float16 bits of d; x (K,) float32. For each group of 64 rows and each block, Σ_j q_j x_j is
-    summed in float32 for the 64 rows at once (each x_j times a vector of 64 numbers), then scaled
-    by the rows' d. The groups are shared among the threads; out (N,) gets the first N rows."""
+    float16 bits of d; x (K,) float32. For each group of 64 rows and each block: per row l,
+    Σ_j q_jl x_j over the block's 32 numbers, then times the row's d. LLVM unrolls the loop over j
+    (32, known) and vectorises the loop over the rows l: one vector register sums several rows,
+    each x_j broadcast once per block. The groups are shared among the threads; out (N,) gets the
+    first N rows (no padding)."""
     nb = x.shape[0] // BLOCK
     G, R = qs.shape[0], sc.shape[1] // nb             # R = ROWS
-    q8 = qs.reshape(G, nb, BLOCK, R)                   # [g, b, j, l]
+    q8 = qs.reshape(G, nb, BLOCK * R)                  # [g, b, j·R + l]
     d3 = sc.reshape(G, nb, R)
     for g in prange(G):
         acc = np.zeros(R, dtype=np.float32)
-        s = np.empty(R, dtype=np.float32)              # Σ_j q_j x_j of this block, per row
         for b in range(nb):
-            s[:] = 0
-            for j in range(BLOCK):
-                xj, q = x[b * BLOCK + j], q8[g, b, j]
-                for l in range(R):
-                    s[l] += np.float32(q[l]) * xj
-            db = d3[g, b]
+            q, xb, db = q8[g, b], x[b * BLOCK:(b + 1) * BLOCK], d3[g, b]
             for l in range(R):
-                acc[l] += _half(db[l]) * s[l]
+                s = np.float32(0.0)
+                for j in range(BLOCK):
+                    s += np.float32(q[j * R + l]) * xb[j]
+                acc[l] += _half(db[l]) * s
         for l in range(min(R, out.shape[0] - g * R)):
             out[g * R + l] = acc[l]
 
@@ -228,12 +227,15 @@ def _quantize_activations(x, xi, dx, xsum):
 def _matvec_q4_1(qs, sc, x, out):
     """out = W x for W as Q4_1, 64 rows side by side: qs (G, K/2·64) uint8, sc (G, K/32·2·64) the
     float16 bits of d and m; x (K,) float32, quantised per block first. For each group of 64 rows
-    and each block, the integer sums Σ_j lo_j ξ_j and Σ_j hi_j ξ_(16+j) of its 16 bytes j are
-    accumulated in int16, 64 rows per vector instruction (each at most 16·15·127 = 30480), then
-    scaled in float32. The groups are shared among the threads; out (N,) gets the first N rows."""
+    and each block: per row l, the integer sums Σ_j lo_jl ξ_j and Σ_j hi_jl ξ_(16+j) over the
+    block's 16 bytes j (each at most 16·15·127 = 30480: int16), then scaled in float32. LLVM
+    unrolls the loop over j (16, known) and vectorises the loop over the rows: 16 rows of int16
+    per instruction, the sums kept in registers. (np.int16 around each sum keeps it in int16:
+    Numba would widen an int16 product to int64, four times fewer lanes.) The groups are shared
+    among the threads; out (N,) gets the first N rows (no padding)."""
     nb = x.shape[0] // BLOCK
     G, R = qs.shape[0], sc.shape[1] // (2 * nb)       # R = ROWS
-    q4 = qs.reshape(G, nb, 16, R)                      # [g, b, j, l]
+    q4 = qs.reshape(G, nb, 16 * R)                     # [g, b, j·R + l]
     dm = sc.reshape(G, nb, 2, R)                       # [g, b, (d, m), l]
     xi = np.empty((nb, BLOCK), dtype=np.int16)
     dx = np.empty(nb, dtype=np.float32)
@@ -241,19 +243,17 @@ def _matvec_q4_1(qs, sc, x, out):
     _quantize_activations(x, xi, dx, xsum)
     for g in prange(G):
         acc = np.zeros(R, dtype=np.float32)
-        slo = np.empty(R, dtype=np.int16)              # Σ_j (low nibble) ξ_j, per row
-        shi = np.empty(R, dtype=np.int16)              # Σ_j (high nibble) ξ_(16+j)
         for b in range(nb):
-            slo[:] = 0
-            shi[:] = 0
-            for j in range(16):
-                a, c, q = xi[b, j], xi[b, 16 + j], q4[g, b, j]
-                for l in range(R):
-                    slo[l] += np.int16(q[l] & np.uint8(15)) * a
-                    shi[l] += np.int16(q[l] >> np.uint8(4)) * c
-            db, mb, scale, s = dm[g, b, 0], dm[g, b, 1], dx[b], xsum[b]
+            q, xb, db, mb = q4[g, b], xi[b], dm[g, b, 0], dm[g, b, 1]
             for l in range(R):
-                acc[l] += _half(db[l]) * scale * (np.float32(slo[l]) + np.float32(shi[l])) + _half(mb[l]) * s
+                lo = np.int16(0)                       # Σ_j (low nibble) ξ_j
+                hi = np.int16(0)                       # Σ_j (high nibble) ξ_(16+j)
+                for j in range(16):
+                    byte = q[j * R + l]
+                    lo = np.int16(lo + np.int16(byte & np.uint8(15)) * xb[j])
+                    hi = np.int16(hi + np.int16(byte >> np.uint8(4)) * xb[16 + j])
+                acc[l] += (_half(db[l]) * dx[b] * (np.float32(lo) + np.float32(hi))
+                           + _half(mb[l]) * xsum[b])
         for l in range(min(R, out.shape[0] - g * R)):
             out[g * R + l] = acc[l]
 
