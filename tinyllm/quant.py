@@ -294,7 +294,7 @@ def _dequantize_row(qs, sc, r, out):
 
 
 # ---------------------------------------------------------------------------- one step
-@njit(cache=True, fastmath=FMA_SUM)
+@njit(cache=True, fastmath=FMA_SUM, error_model="numpy")   # see decode._decode_step
 def _decode_step_q(token, pos, emb, attn_norm, wqkv, wo, ffn_norm, w13, w2, final_norm, head,
                    cos, sin, k_cache, v_cache, window, n_heads, n_kv_heads, ffn_dim, eps, logits):
     """decode._decode_step with quantised matrices: each of emb, wqkv, wo, w13, w2, head is a
