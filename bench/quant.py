@@ -246,7 +246,10 @@ def main():
             speed["llama.cpp"].append(out["tokens"] / out["seconds"])
             rss["llama.cpp"].append(mb)
         busy = [b for b in others[-(len(models) * len(FORMATS) + llama_cpp):] if b is not None]
-        print(f"round {r + 1}/{args.rounds} done; {load_line('now')}"
+        tok_s = " ".join(f"{m} {f} {speed[m, f][-1]:.1f}" for m in models for f in FORMATS)
+        tok_s += f" llama.cpp {speed['llama.cpp'][-1]:.1f}" if llama_cpp else ""
+        print(f"round {r + 1}/{args.rounds} tok/s: {tok_s}")
+        print(f"    {load_line('now')}"
               + (f"; others used at most {max(busy):.2f} cores during its runs" if busy else ""))
     quality = {}
     for m in models:
@@ -266,6 +269,10 @@ def main():
             delta = f"{(q['bpb'] / b0['bpb'] - 1) * 100:+8.2f}%" if q and b0 else f"{'':>9}"
             print(f"{m:12} {f:6} {info[m, f]['weight_mb']:9.1f} {spread(speed[m, f], '{:.1f}'):>24} "
                   f"{np.median(speed[m, f]) / base:6.2f} {spread(rss[m, f]):>16} {bpb} {delta}")
+    for m in models:                                        # a round's formats run back to back
+        paired = {f: [a / b for a, b in zip(speed[m, f], speed[m, "f32"])] for f in FORMATS[1:]}
+        print(f"{m}: × f32 round by round, median (min-max): "
+              + ", ".join(f"{f} {spread(v, '{:.2f}')}" for f, v in paired.items()))
     if llama_cpp:
         base = np.median(speed["smollm2", "f32"])
         print(f"{'smollm2':12} {'llama.cpp q4_1':>15} {spread(speed['llama.cpp'], '{:.1f}'):>24} "
