@@ -283,16 +283,17 @@ for fmt in ("f32", "q8_0", "q4_1"):
 # of a bit per byte. The full table — SmolLM2-135M too, tokens/s over fresh processes, peak memory —
 # is `.venv/bin/python bench/quant.py` (add --ckpt runs/shakespeare/ckpt.npz for a trained model).
 # Measured on the project's 2-core machine (bench/quant.py --rounds 5 --ckpt runs/shakespeare/ckpt.npz
-# --llama-cpp PYTHON, medians of 5 rounds; yours will differ):
+# --llama-cpp PYTHON, medians of 5 rounds; a shared machine: SmolLM2's q4_1 / f32 ranged 2.7-3.5
+# over seven such runs; yours will differ):
 #
 #   model        weights  MB/token  tokens/s  × f32  peak RSS MB  bits/byte  vs f32
-#   SmolLM2-135M f32         538.1      49.2   1.00         1515     1.7966  +0.00%
-#   SmolLM2-135M q8_0        143.0     112.7   2.29          413     1.7972  +0.03%
-#   SmolLM2-135M q4_1         96.6     150.0   3.05          335     1.8010  +0.25%
-#   shakespeare  f32          19.5    1279     1.00          219     2.0876  +0.00%
-#   shakespeare  q8_0          5.3    2339     1.83          217     2.0876  -0.00%
-#   shakespeare  q4_1          3.3    2956     2.31          217     2.0886  +0.05%
-#   llama.cpp, SmolLM2's Q4_1 file, 2 threads: 94.3 tokens/s (ours at Q4_1: 1.59× that)
+#   SmolLM2-135M f32         538.1      51.1   1.00         1517     1.7966  +0.00%
+#   SmolLM2-135M q8_0        143.0     119.3   2.33          413     1.7972  +0.03%
+#   SmolLM2-135M q4_1         96.6     150.3   2.94          336     1.8010  +0.25%
+#   shakespeare  f32          19.5    2283     1.00          219     2.0876  +0.00%
+#   shakespeare  q8_0          5.3    2811     1.23          217     2.0876  -0.00%
+#   shakespeare  q4_1          3.3    3558     1.56          218     2.0886  +0.05%
+#   llama.cpp, SmolLM2's Q4_1 file, 2 threads: 90.6 tokens/s (ours at Q4_1: 1.66× that)
 #
 # SmolLM2's bytes per token shrink 5.6× from f32 to Q4_1 and its speed grows 3×: the rest goes to
 # unpacking the nibbles (arithmetic, not memory) and to the attention over the cache, which no
