@@ -284,7 +284,7 @@ for fmt in ("f32", "q8_0", "q4_1"):
 # is `.venv/bin/python bench/quant.py` (add --ckpt runs/shakespeare/ckpt.npz for a trained model).
 # Measured on the project's 2-core machine (bench/quant.py --rounds 5 --ckpt runs/shakespeare/ckpt.npz
 # --llama-cpp PYTHON, medians of 5 rounds; a shared machine: SmolLM2's q4_1 / f32 ranged 2.7-3.5
-# over seven such runs; yours will differ):
+# over eight such runs; yours will differ):
 #
 #   model        weights  MB/token  tokens/s  × f32  peak RSS MB  bits/byte  vs f32
 #   SmolLM2-135M f32         538.1      51.1   1.00         1517     1.7966  +0.00%
