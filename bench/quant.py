@@ -233,19 +233,21 @@ def main():
         speed["llama.cpp"], rss["llama.cpp"] = [], []
     others = []                                             # per timed run: cores others used
     for r in range(args.rounds):
+        busy = []                                           # this round's
         for m in models:
             for f in (FORMATS if r % 2 == 0 else FORMATS[::-1]):
-                out, mb, busy = side(m, f)
-                others.append(busy)
+                out, mb, b = side(m, f)
+                busy.append(b)
                 speed[m, f].append(out["tokens"] / out["seconds"])
                 rss[m, f].append(mb)
                 info[m, f] = out
         if llama_cpp:
-            out, mb, busy = llama_cpp_side()
-            others.append(busy)
+            out, mb, b = llama_cpp_side()
+            busy.append(b)
             speed["llama.cpp"].append(out["tokens"] / out["seconds"])
             rss["llama.cpp"].append(mb)
-        busy = [b for b in others[-(len(models) * len(FORMATS) + llama_cpp):] if b is not None]
+        busy = [b for b in busy if b is not None]           # (None without /proc/stat)
+        others += busy
         tok_s = " ".join(f"{m} {f} {speed[m, f][-1]:.1f}" for m in models for f in FORMATS)
         tok_s += f" llama.cpp {speed['llama.cpp'][-1]:.1f}" if llama_cpp else ""
         print(f"round {r + 1}/{args.rounds} tok/s: {tok_s}")
@@ -286,10 +288,9 @@ def main():
                   + ("" if m == "smollm2" or args.ckpt else "; random weights (pass --ckpt)"))
     if not llama_cpp:
         print("llama.cpp: not measured (pass --llama-cpp PYTHON).")
-    busy = [b for b in others if b is not None]
-    if busy:
+    if others:
         print(f"CPU time of other processes (and the hypervisor's steal) during the timed runs: "
-              f"median {np.median(busy):.2f}, at most {max(busy):.2f} cores (of {os.cpu_count()})")
+              f"median {np.median(others):.2f}, at most {max(others):.2f} cores (of {os.cpu_count()})")
 
 
 if __name__ == "__main__":
