@@ -25,3 +25,43 @@ def train_argv(corpus, out, *extra):
     return ["train", "--preset", "tiny", "--text", str(corpus), "--vocab-size", "300", "--out", str(out),
             "--batch-size", "4", "--warmup", "2", "--lr", "3e-3", "--eval-windows", "4",
             "--sample-tokens", "8", "--final-sample-tokens", "8", *extra]
+
+
+# ---------------------------------------------------------------------------- kernel checks
+# (tests/test_kernels.py, tests/test_attention.py)
+DTYPES = [np.float64, np.float32]
+TOL = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+def close(a, b, dtype, floor=0.0):
+    """a (a kernel's result in dtype) is within TOL[dtype] of b (float64 truth), relative to
+    max(max |b|, floor): a floor of 1 turns it into an absolute check where the truth is ~0."""
+    assert np.asarray(a).dtype == dtype
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    err = np.max(np.abs(a - b)) / max(np.max(np.abs(b)), floor, 1e-300)
+    assert err <= TOL[dtype], f"relative error {err:.3e} > {TOL[dtype]:.0e}"
+
+
+def numgrad(f, inputs, which, r, eps=1e-6):
+    """Central-difference gradient of L = sum(f(*inputs) * r) w.r.t. inputs[which] (float64)."""
+    x = inputs[which]
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(*x.shape):
+        orig = x[idx]
+        x[idx] = orig + eps
+        plus = np.sum(f(*inputs) * r)
+        x[idx] = orig - eps
+        minus = np.sum(f(*inputs) * r)
+        x[idx] = orig
+        grad[idx] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def check_grad(analytic, numeric, tol=1e-6):
+    err = np.max(np.abs(analytic - numeric)) / max(np.max(np.abs(numeric)), 1e-3)
+    assert err < tol, f"backward vs finite differences: relative error {err:.3e}"
+
+
+def randn(rng, *shape, dtype=np.float64):
+    return rng.standard_normal(shape).astype(dtype)
