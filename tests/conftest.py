@@ -1,4 +1,4 @@
-"""Fixtures shared by the training tests (test_train.py, test_faults.py)."""
+"""Fixtures shared by the training tests (test_train.py, test_faults.py, test_fuzz_loaders.py)."""
 import numpy as np
 import pytest
 

@@ -1,5 +1,8 @@
 """Shared by the tests (not collected: no test_ prefix)."""
+import json
 import math
+import time
+import tracemalloc
 
 import numpy as np
 
@@ -25,6 +28,35 @@ def train_argv(corpus, out, *extra):
     return ["train", "--preset", "tiny", "--text", str(corpus), "--vocab-size", "300", "--out", str(out),
             "--batch-size", "4", "--warmup", "2", "--lr", "3e-3", "--eval-windows", "4",
             "--sample-tokens", "8", "--final-sample-tokens", "8", *extra]
+
+
+# ---------------------------------------------------------------------------- lying files
+# (tests/test_faults.py, tests/test_fuzz_loaders.py)
+def rewrite_checkpoint(path, edit_meta=None, edit_arrays=None):
+    """Rewrite a checkpoint (a valid zip) with its meta.json and/or arrays edited."""
+    with np.load(path) as z:
+        arrays = {name: z[name] for name in z.files}
+    meta = json.loads(arrays["meta.json"].tobytes())
+    if edit_meta:
+        edit_meta(meta)
+    if edit_arrays:
+        edit_arrays(arrays)
+    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def peak_bytes(fn):
+    """(result or exception, peak bytes allocated while fn ran, seconds)."""
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        result = fn()
+    except Exception as e:                                       # noqa: BLE001 (returned for checking)
+        result = e
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return result, peak, time.perf_counter() - t0
 
 
 # ---------------------------------------------------------------------------- kernel checks
