@@ -21,7 +21,7 @@ and after every kernel an idle Numba thread sits on the core BLAS needs. We shor
                                 (a few µs, small beside a product of a few ms).
     GOMP_SPINCOUNT=10000        Numba threads spin ~10,000 times (a fraction of a millisecond),
                                 then sleep: long enough to bridge the back-to-back loops of one
-                                decoded token (~25 of them), short enough to give the core back
+                                decoded token (five a layer), short enough to give the core back
                                 to BLAS between the kernels of a training step.
 
 libgomp reads its variable when Numba first runs a parallel loop, and OpenBLAS reads its own when

@@ -20,7 +20,8 @@ explicit loops, as run.c writes it in C:
 A step reads every weight once, so its speed is the speed of streaming the weights from cache
 or memory: the matrix-vector loop runs over each weight row contiguously, which LLVM vectorises,
 and splits the rows among the Numba threads. That pays only if idle threads spin for a moment
-before they sleep, since a step hands them work ~25 times (autograd/runtime.py sets how long).
+before they sleep, since a step hands them work five times a layer (four products and the
+attention heads) and once more for the output head (autograd/runtime.py sets how long).
 
 The keys and values live in one KVCache (tinyllm/kv_cache.py), the same object the model's
 batched forward fills: the prompt goes through model(prompt, cache=cache) in one pass, then
